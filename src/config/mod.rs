@@ -1,0 +1,3 @@
+//! Settings: raw environment, flags and secret files in, validated `Settings` out (pure).
+
+pub mod conn;
