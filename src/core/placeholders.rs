@@ -1,0 +1,167 @@
+//! Placeholders: `${name}` replacement before execution, and the checksum each script is recorded with (reference §2.2, §8).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use super::checksum::checksum;
+use super::discover::Script;
+use super::script::Kind;
+
+/// Values for `${name}`: the user's (names lower-cased) and the built-ins, which need the
+/// database's answers (`current_user`, `current_database()`).
+#[derive(Clone, Debug, Default)]
+pub struct Values {
+    pub user: BTreeMap<String, String>,
+    pub schema: String,
+    pub table: String,
+    pub db_user: String,
+    pub database: String,
+}
+
+impl Values {
+    fn lookup(&self, name: &str, file_name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        let builtin = lower
+            .strip_prefix("schemagate:")
+            .or_else(|| lower.strip_prefix("flyway:"));
+        match builtin {
+            Some("schema" | "defaultschema") => Some(self.schema.clone()),
+            Some("table") => Some(self.table.clone()),
+            Some("user") => Some(self.db_user.clone()),
+            Some("database") => Some(self.database.clone()),
+            Some("filename") => Some(file_name.to_string()),
+            Some(_) => None,
+            None => self.user.get(&lower).cloned(),
+        }
+    }
+}
+
+/// Replaces every `${name}` in `sql`, everywhere (comments and strings too, as Flyway does).
+/// An unknown name is an error naming the line, because running `${x}` as SQL is never meant.
+pub fn replace<'a>(sql: &'a str, values: &Values, file_name: &str) -> Result<Cow<'a, str>, String> {
+    let Some(first) = sql.find("${") else {
+        return Ok(Cow::Borrowed(sql));
+    };
+    let mut out = String::with_capacity(sql.len());
+    out.push_str(&sql[..first]);
+    let mut rest = &sql[first..];
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        // No closing brace: not a placeholder, keep the text (Flyway would swallow the file).
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..end];
+        match values.lookup(name, file_name) {
+            Some(v) => out.push_str(&v),
+            None => {
+                let offset = sql.len() - rest.len() + start;
+                let line = sql[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
+                let hint = if name.contains(':') {
+                    "built-ins are ${schemagate:schema}, ${schemagate:table}, ${schemagate:user}, ${schemagate:database}, ${schemagate:filename}".to_string()
+                } else {
+                    format!("set SCHEMAGATE_PLACEHOLDER_{}", name.to_ascii_uppercase())
+                };
+                return Err(format!(
+                    "line {line}: no value for placeholder ${{{name}}}; {hint}"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(Cow::Owned(out))
+}
+
+/// A script ready to run: the SQL after replacement and the checksum its row records.
+#[derive(Clone, Debug)]
+pub struct Resolved<'a> {
+    pub sql: Cow<'a, str>,
+    /// Versioned: the raw file's checksum. Repeatable: after replacement, so that a changed
+    /// value re-applies it (Flyway ≥ 6.3).
+    pub checksum: i32,
+    /// The raw file's checksum, accepted as equivalent for repeatables.
+    pub raw_checksum: i32,
+}
+
+pub fn resolve<'a>(script: &'a Script, values: &Values) -> Result<Resolved<'a>, String> {
+    let sql = if script.conf.placeholder_replacement {
+        replace(&script.sql, values, script.file_name())
+            .map_err(|e| format!("{} {e}", script.display))?
+    } else {
+        Cow::Borrowed(script.sql.as_str())
+    };
+    let stored = match (&script.name.kind, &sql) {
+        (Kind::Repeatable, Cow::Owned(replaced)) => checksum(replaced),
+        _ => script.checksum,
+    };
+    Ok(Resolved {
+        sql,
+        checksum: stored,
+        raw_checksum: script.checksum,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Values {
+        Values {
+            user: [("schema".to_string(), "app".to_string())].into(),
+            schema: "public".into(),
+            table: "schemagate_history".into(),
+            db_user: "owner".into(),
+            database: "appdb".into(),
+        }
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_builtins_have_two_prefixes() {
+        let v = values();
+        let out = replace("${SCHEMA}.t ${schemagate:user} ${flyway:database} ${flyway:filename} ${Flyway:defaultSchema}", &v, "V1__x.sql").unwrap();
+        assert_eq!(out, "app.t owner appdb V1__x.sql public");
+    }
+
+    #[test]
+    fn unknown_placeholders_name_line_and_variable() {
+        let err = replace("SELECT 1;\nSELECT ${Missing};", &values(), "f").unwrap_err();
+        assert_eq!(
+            err,
+            "line 2: no value for placeholder ${Missing}; set SCHEMAGATE_PLACEHOLDER_MISSING"
+        );
+    }
+
+    #[test]
+    fn text_without_placeholders_is_borrowed_and_unterminated_is_kept() {
+        assert!(matches!(
+            replace("SELECT 1", &values(), "f").unwrap(),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            replace("a ${schema} ${b", &values(), "f").unwrap(),
+            "a app ${b"
+        );
+    }
+
+    #[test]
+    fn repeatables_record_the_replaced_checksum_and_versioned_the_raw_one() {
+        let raw = "CREATE VIEW v AS SELECT * FROM ${schema}.t;\n";
+        let mk = |name: &str| Script {
+            path: name.into(),
+            display: name.into(),
+            name: crate::core::script::parse_name(name).unwrap().unwrap(),
+            sql: raw.into(),
+            checksum: checksum(raw),
+            conf: Default::default(),
+        };
+        let r = mk("R__v.sql");
+        let res = resolve(&r, &values()).unwrap();
+        assert_eq!((res.checksum, res.raw_checksum), (94528845, -462620364));
+        let v = mk("V1__v.sql");
+        assert_eq!(resolve(&v, &values()).unwrap().checksum, -462620364);
+    }
+}

@@ -1,0 +1,782 @@
+//! The planner: local migrations + history rows + policy → every migration's state, what to apply, and what is wrong.
+//!
+//! `migrate`, `info`, `validate`, `wait` and `plan` all read the same `Plan`, so that what
+//! `info` shows is exactly what `migrate` would do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use super::script::{Kind, ScriptName, Version};
+
+/// One row of the history table, as read.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub installed_rank: i32,
+    pub version: Option<String>,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub script: String,
+    pub checksum: Option<i32>,
+    pub installed_by: String,
+    pub installed_on: String,
+    pub execution_time: i32,
+    pub success: bool,
+}
+
+/// What the planner needs of a local migration (versioned or repeatable).
+#[derive(Clone, Debug)]
+pub struct Local {
+    pub name: ScriptName,
+    pub path: String,
+    /// The checksum a new row records.
+    pub checksum: i32,
+    /// Also accepted when comparing with a row (a repeatable's raw-file checksum).
+    pub raw_checksum: i32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    pub target: Option<Version>,
+    pub out_of_order: bool,
+    pub ignore_missing: bool,
+}
+
+/// Flyway's `info` states (reference §7), by their display names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    AboveTarget,
+    BelowBaseline,
+    Baseline,
+    Ignored,
+    Missing,
+    Success,
+    Failed,
+    OutOfOrder,
+    Future,
+    Outdated,
+    Superseded,
+    Deleted,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Pending => "Pending",
+            State::AboveTarget => "Above Target",
+            State::BelowBaseline => "Below Baseline",
+            State::Baseline => "Baseline",
+            State::Ignored => "Ignored",
+            State::Missing => "Missing",
+            State::Success => "Success",
+            State::Failed => "Failed",
+            State::OutOfOrder => "Out of Order",
+            State::Future => "Future",
+            State::Outdated => "Outdated",
+            State::Superseded => "Superseded",
+            State::Deleted => "Deleted",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One line of `info`.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub category: &'static str,
+    pub version: Option<String>,
+    pub description: String,
+    pub kind: String,
+    pub script: String,
+    pub checksum: Option<i32>,
+    pub installed_rank: Option<i32>,
+    pub installed_on: Option<String>,
+    pub installed_by: Option<String>,
+    pub execution_time: Option<i32>,
+    pub state: State,
+    /// Index into the local migrations, when there is a file.
+    pub local: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    ChecksumMismatch,
+    DescriptionMismatch,
+    TypeMismatch,
+    Missing,
+    Failed,
+    OutOfOrder,
+    BadHistoryRow,
+}
+
+/// Something that stops `migrate`: the message says what and what to do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub entries: Vec<Entry>,
+    /// Local indices to apply, in order: versioned by version, then repeatables by description.
+    pub pending: Vec<usize>,
+    pub problems: Vec<Problem>,
+    /// Tolerated oddities, logged: future versions, ignored missing ones.
+    pub warnings: Vec<String>,
+    /// Highest successfully applied version: the schema version.
+    pub current: Option<String>,
+}
+
+impl Plan {
+    /// Versioned migrations still to apply (what `wait` waits for).
+    pub fn pending_versioned<'a>(
+        &'a self,
+        local: &'a [Local],
+    ) -> impl Iterator<Item = &'a Local> + 'a {
+        self.pending
+            .iter()
+            .map(|&i| &local[i])
+            .filter(|l| matches!(l.name.kind, Kind::Versioned(_)))
+    }
+}
+
+/// Flyway cuts a description to 200 characters before storing or comparing it.
+pub fn abbreviate_description(d: &str) -> String {
+    if d.chars().count() <= 200 {
+        d.to_string()
+    } else {
+        d.chars().take(197).collect::<String>() + "..."
+    }
+}
+
+/// Flyway keeps the end of an over-long script path, marking the cut with `...`.
+pub fn abbreviate_script(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= 1000 {
+        s.to_string()
+    } else {
+        "...".to_string() + &s.chars().skip(3).take(997).collect::<String>()
+    }
+}
+
+fn is_synthetic(kind: &str) -> bool {
+    matches!(kind, "SCHEMA" | "DELETE")
+}
+
+fn is_baseline(kind: &str) -> bool {
+    matches!(kind, "BASELINE" | "SQL_BASELINE" | "JDBC_BASELINE")
+}
+
+fn entry_from_row(
+    row: &Applied,
+    state: State,
+    local: Option<usize>,
+    category: &'static str,
+) -> Entry {
+    Entry {
+        category,
+        version: row.version.clone(),
+        description: row.description.clone(),
+        kind: row.kind.clone(),
+        script: row.script.clone(),
+        checksum: row.checksum,
+        installed_rank: Some(row.installed_rank),
+        installed_on: Some(row.installed_on.clone()),
+        installed_by: Some(row.installed_by.clone()),
+        execution_time: Some(row.execution_time),
+        state,
+        local,
+    }
+}
+
+fn entry_from_local(l: &Local, state: State, index: usize) -> Entry {
+    let versioned = matches!(l.name.kind, Kind::Versioned(_));
+    Entry {
+        category: if versioned { "Versioned" } else { "Repeatable" },
+        version: l.name.version().map(|v| v.to_string()),
+        description: l.name.description.clone(),
+        kind: "SQL".into(),
+        script: l.path.clone(),
+        checksum: Some(l.checksum),
+        installed_rank: None,
+        installed_on: None,
+        installed_by: None,
+        execution_time: None,
+        state,
+        local: Some(index),
+    }
+}
+
+fn version_label(v: &str, description: &str) -> String {
+    if description.is_empty() {
+        format!("V{v}")
+    } else {
+        format!("V{v} ({description})")
+    }
+}
+
+/// Decides everything. Pure: the same inputs always give the same plan.
+pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+
+    // A successful DELETE row (from `repair`) hides the latest earlier row of the same migration.
+    let mut hidden = vec![false; applied.len()];
+    for (i, row) in applied.iter().enumerate() {
+        if row.kind == "DELETE" && row.success {
+            let same = |r: &Applied| match (&row.version, &r.version) {
+                (Some(a), Some(b)) => Version::parse(a).ok() == Version::parse(b).ok(),
+                (None, None) => r.description == row.description,
+                _ => false,
+            };
+            if let Some(j) = (0..i)
+                .rev()
+                .find(|&j| !hidden[j] && applied[j].kind != "DELETE" && same(&applied[j]))
+            {
+                hidden[j] = true;
+            }
+        }
+    }
+
+    let mut local_versions: BTreeMap<Version, usize> = BTreeMap::new();
+    let mut local_repeatables: HashMap<&str, usize> = HashMap::new();
+    for (i, l) in local.iter().enumerate() {
+        match &l.name.kind {
+            Kind::Versioned(v) => {
+                local_versions.insert(v.clone(), i);
+            }
+            Kind::Repeatable => {
+                local_repeatables.insert(l.name.description.as_str(), i);
+            }
+            _ => {}
+        }
+    }
+    let max_local = local_versions.keys().next_back().cloned();
+
+    // Parse every versioned row once; the latest row per version is the one that counts.
+    let mut row_versions: Vec<Option<Version>> = Vec::with_capacity(applied.len());
+    for row in applied {
+        let parsed = match &row.version {
+            Some(text) if !is_synthetic(&row.kind) => match Version::parse(text) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    problems.push(Problem {
+                        kind: ProblemKind::BadHistoryRow,
+                        message: format!(
+                            "history row {} has version `{text}`: {e}",
+                            row.installed_rank
+                        ),
+                    });
+                    None
+                }
+            },
+            _ => None,
+        };
+        row_versions.push(parsed);
+    }
+    let mut latest_by_version: BTreeMap<Version, usize> = BTreeMap::new();
+    let mut latest_by_description: HashMap<&str, usize> = HashMap::new();
+    for (i, row) in applied.iter().enumerate() {
+        if hidden[i] || is_synthetic(&row.kind) {
+            continue;
+        }
+        match &row_versions[i] {
+            Some(v) => {
+                latest_by_version.insert(v.clone(), i);
+            }
+            None if row.version.is_none() => {
+                latest_by_description.insert(row.description.as_str(), i);
+            }
+            None => {}
+        }
+    }
+    let baseline: Option<Version> = latest_by_version
+        .iter()
+        .filter(|(_, i)| is_baseline(&applied[**i].kind) && applied[**i].success)
+        .map(|(v, _)| v.clone())
+        .next_back();
+    let max_applied: Option<Version> = latest_by_version
+        .iter()
+        .filter(|(_, i)| applied[**i].success)
+        .map(|(v, _)| v.clone())
+        .next_back();
+
+    // Applied rows, in rank order.
+    let mut highest_so_far: Option<Version> = None;
+    for (i, row) in applied.iter().enumerate() {
+        if hidden[i] {
+            entries.push(entry_from_row(row, State::Deleted, None, "Versioned"));
+            continue;
+        }
+        if is_synthetic(&row.kind) {
+            entries.push(entry_from_row(
+                row,
+                State::Success,
+                None,
+                if row.kind == "SCHEMA" {
+                    "Schema"
+                } else {
+                    "Delete"
+                },
+            ));
+            continue;
+        }
+        match &row_versions[i] {
+            Some(v) => {
+                let is_latest = latest_by_version.get(v) == Some(&i);
+                let local_index = local_versions.get(v).copied();
+                let label =
+                    version_label(row.version.as_deref().unwrap_or_default(), &row.description);
+                let state = if !is_latest {
+                    State::Superseded
+                } else if !row.success {
+                    problems.push(Problem {
+                        kind: ProblemKind::Failed,
+                        message: format!(
+                            "{label} failed part-way in an earlier run (history row {}, success=false); fix the database by hand if needed, then run `schemagate repair` to remove the failed row",
+                            row.installed_rank
+                        ),
+                    });
+                    State::Failed
+                } else if is_baseline(&row.kind) {
+                    State::Baseline
+                } else if let Some(li) = local_index {
+                    let l = &local[li];
+                    let checks_apply = baseline.as_ref().is_none_or(|b| v > b);
+                    if checks_apply {
+                        if row.kind != "SQL" {
+                            problems.push(Problem {
+                                kind: ProblemKind::TypeMismatch,
+                                message: format!(
+                                    "{label} was applied as type {} but {} is an SQL migration; run `schemagate repair` if the file replaced it on purpose",
+                                    row.kind, l.path
+                                ),
+                            });
+                        } else if let Some(stored) = row.checksum
+                            && stored != l.checksum
+                            && stored != l.raw_checksum
+                        {
+                            problems.push(Problem {
+                                kind: ProblemKind::ChecksumMismatch,
+                                message: format!(
+                                    "{label} was applied with checksum {stored} but {} now hashes to {}; restore the file as it was applied, or run `schemagate repair` if the change is intended",
+                                    l.path, l.checksum
+                                ),
+                            });
+                        } else if abbreviate_description(&l.name.description) != row.description {
+                            problems.push(Problem {
+                                kind: ProblemKind::DescriptionMismatch,
+                                message: format!(
+                                    "{label} was applied with description \"{}\" but the file {} says \"{}\"; rename the file back, or run `schemagate repair`",
+                                    row.description, l.path, l.name.description
+                                ),
+                            });
+                        }
+                    }
+                    if highest_so_far.as_ref().is_some_and(|h| v < h) {
+                        State::OutOfOrder
+                    } else {
+                        State::Success
+                    }
+                } else if max_local.as_ref().is_none_or(|m| v > m) {
+                    warnings.push(format!(
+                        "{label} is applied but no local file has it: the database is newer than these scripts (a rollback?); nothing is undone"
+                    ));
+                    State::Future
+                } else {
+                    let message = format!(
+                        "{label} is applied (history row {}) but no local file has it; restore {}, or set SCHEMAGATE_IGNORE_MISSING=true if it was removed on purpose",
+                        row.installed_rank, row.script
+                    );
+                    if policy.ignore_missing {
+                        warnings.push(message);
+                    } else {
+                        problems.push(Problem {
+                            kind: ProblemKind::Missing,
+                            message,
+                        });
+                    }
+                    State::Missing
+                };
+                if row.success && highest_so_far.as_ref().is_none_or(|h| v > h) {
+                    highest_so_far = Some(v.clone());
+                }
+                entries.push(entry_from_row(
+                    row,
+                    state,
+                    local_index.filter(|_| is_latest),
+                    "Versioned",
+                ));
+            }
+            None if row.version.is_none() => {
+                let is_latest = latest_by_description.get(row.description.as_str()) == Some(&i);
+                let local_index = local_repeatables.get(row.description.as_str()).copied();
+                let state = if !is_latest {
+                    State::Superseded
+                } else if !row.success {
+                    problems.push(Problem {
+                        kind: ProblemKind::Failed,
+                        message: format!(
+                            "repeatable \"{}\" failed part-way in an earlier run (history row {}); run `schemagate repair` after checking the database",
+                            row.description, row.installed_rank
+                        ),
+                    });
+                    State::Failed
+                } else if let Some(li) = local_index {
+                    let l = &local[li];
+                    if row
+                        .checksum
+                        .is_some_and(|c| c != l.checksum && c != l.raw_checksum)
+                    {
+                        State::Outdated
+                    } else {
+                        State::Success
+                    }
+                } else {
+                    // Rolling back to an image without this repeatable must not be blocked;
+                    // its object stays as it was.
+                    warnings.push(format!(
+                        "repeatable \"{}\" is applied but no local file has it; its objects are left as they are",
+                        row.description
+                    ));
+                    State::Missing
+                };
+                entries.push(entry_from_row(
+                    row,
+                    state,
+                    local_index.filter(|_| is_latest),
+                    "Repeatable",
+                ));
+            }
+            None => entries.push(entry_from_row(row, State::Failed, None, "Versioned")),
+        }
+    }
+
+    // Local migrations that the history does not hold yet.
+    let mut pending = Vec::new();
+    let mut pending_repeatables = Vec::new();
+    for (i, l) in local.iter().enumerate() {
+        match &l.name.kind {
+            Kind::Versioned(v) => {
+                if latest_by_version.contains_key(v) {
+                    continue;
+                }
+                let state = if baseline.as_ref().is_some_and(|b| v <= b) {
+                    State::BelowBaseline
+                } else if policy.target.as_ref().is_some_and(|t| v > t) {
+                    State::AboveTarget
+                } else if max_applied.as_ref().is_some_and(|m| v < m) {
+                    if policy.out_of_order {
+                        pending.push(i);
+                        State::Pending
+                    } else {
+                        problems.push(Problem {
+                            kind: ProblemKind::OutOfOrder,
+                            message: format!(
+                                "{} ({}) is not applied but V{} already is; set SCHEMAGATE_OUT_OF_ORDER=true to apply it anyway (a hotfix merged back), or give it a version above V{}",
+                                version_label(v.as_str(), &l.name.description),
+                                l.path,
+                                max_applied.as_ref().map(Version::as_str).unwrap_or_default(),
+                                max_applied.as_ref().map(Version::as_str).unwrap_or_default(),
+                            ),
+                        });
+                        State::Ignored
+                    }
+                } else {
+                    pending.push(i);
+                    State::Pending
+                };
+                entries.push(entry_from_local(l, state, i));
+            }
+            Kind::Repeatable => match latest_by_description.get(l.name.description.as_str()) {
+                None => {
+                    pending_repeatables.push(i);
+                    entries.push(entry_from_local(l, State::Pending, i));
+                }
+                Some(&ri) => {
+                    let row = &applied[ri];
+                    if row.success
+                        && row
+                            .checksum
+                            .is_some_and(|c| c != l.checksum && c != l.raw_checksum)
+                    {
+                        pending_repeatables.push(i);
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+    pending.extend(pending_repeatables);
+
+    Plan {
+        entries,
+        pending,
+        problems,
+        warnings,
+        current: max_applied.map(|v| {
+            let i = latest_by_version[&v];
+            applied[i].version.clone().unwrap_or_default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::script::parse_name;
+
+    fn local(file: &str, checksum: i32) -> Local {
+        Local {
+            name: parse_name(file).unwrap().unwrap(),
+            path: file.into(),
+            checksum,
+            raw_checksum: checksum,
+        }
+    }
+
+    fn row(
+        rank: i32,
+        version: Option<&str>,
+        description: &str,
+        checksum: Option<i32>,
+        success: bool,
+    ) -> Applied {
+        Applied {
+            installed_rank: rank,
+            version: version.map(String::from),
+            description: description.into(),
+            kind: "SQL".into(),
+            script: format!("V{}__{description}.sql", version.unwrap_or("R")),
+            checksum,
+            installed_by: "app".into(),
+            installed_on: "2026-01-01 00:00:00".into(),
+            execution_time: 3,
+            success,
+        }
+    }
+
+    fn files() -> Vec<Local> {
+        vec![
+            local("V1__a.sql", 10),
+            local("V1.1__b.sql", 11),
+            local("V2__c.sql", 20),
+            local("R__v.sql", 99),
+        ]
+    }
+
+    fn pending_paths(p: &Plan, l: &[Local]) -> Vec<String> {
+        p.pending.iter().map(|&i| l[i].path.clone()).collect()
+    }
+
+    fn kinds(p: &Plan) -> Vec<ProblemKind> {
+        p.problems.iter().map(|x| x.kind).collect()
+    }
+
+    #[test]
+    fn fresh_database_applies_everything_in_order() {
+        let l = files();
+        let p = plan(&l, &[], &Policy::default());
+        assert_eq!(
+            pending_paths(&p, &l),
+            ["V1__a.sql", "V1.1__b.sql", "V2__c.sql", "R__v.sql"]
+        );
+        assert!(p.problems.is_empty());
+        assert_eq!(p.current, None);
+    }
+
+    #[test]
+    fn up_to_date_has_nothing_pending() {
+        let l = files();
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("1.1"), "b", Some(11), true),
+            row(3, Some("2"), "c", Some(20), true),
+            row(4, None, "v", Some(99), true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert!(
+            p.pending.is_empty() && p.problems.is_empty() && p.warnings.is_empty(),
+            "{p:?}"
+        );
+        assert_eq!(p.current.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn checksum_and_description_drift_are_problems_null_checksum_is_not() {
+        let l = files();
+        let rows = [
+            row(1, Some("1"), "a", Some(5), true),
+            row(2, Some("1.1"), "other", Some(11), true),
+            row(3, Some("2"), "c", None, true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert_eq!(
+            kinds(&p),
+            [
+                ProblemKind::ChecksumMismatch,
+                ProblemKind::DescriptionMismatch
+            ]
+        );
+        assert!(
+            p.problems[0]
+                .message
+                .contains("V1 (a) was applied with checksum 5 but V1__a.sql now hashes to 10")
+        );
+    }
+
+    #[test]
+    fn versions_compare_numerically_with_the_history() {
+        let l = vec![local("V1.0__a.sql", 10)];
+        let p = plan(
+            &l,
+            &[row(1, Some("1"), "a", Some(10), true)],
+            &Policy::default(),
+        );
+        assert!(p.pending.is_empty() && p.problems.is_empty());
+    }
+
+    #[test]
+    fn out_of_order_is_refused_unless_allowed() {
+        let l = files();
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("2"), "c", Some(20), true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert_eq!(kinds(&p), [ProblemKind::OutOfOrder]);
+        assert!(p.problems[0].message.contains("SCHEMAGATE_OUT_OF_ORDER"));
+        let p = plan(
+            &l,
+            &rows,
+            &Policy {
+                out_of_order: true,
+                ..Policy::default()
+            },
+        );
+        assert!(p.problems.is_empty());
+        assert_eq!(pending_paths(&p, &l), ["V1.1__b.sql", "R__v.sql"]);
+    }
+
+    #[test]
+    fn future_versions_are_tolerated_and_missing_ones_refused_unless_ignored() {
+        let l = vec![local("V1__a.sql", 10), local("V3__c.sql", 30)];
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("2"), "b", Some(20), true),
+            row(3, Some("3"), "c", Some(30), true),
+            row(4, Some("4"), "d", Some(40), true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert_eq!(kinds(&p), [ProblemKind::Missing]);
+        assert!(p.problems[0].message.contains("V2 (b)"));
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert!(p.warnings[0].contains("V4 (d)"));
+        let p = plan(
+            &l,
+            &rows,
+            &Policy {
+                ignore_missing: true,
+                ..Policy::default()
+            },
+        );
+        assert!(p.problems.is_empty());
+        assert_eq!(p.warnings.len(), 2);
+        assert_eq!(p.current.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn a_failed_row_blocks_and_a_repair_delete_row_hides_it() {
+        let l = files();
+        let mut rows = vec![
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("1.1"), "b", Some(11), false),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert_eq!(kinds(&p), [ProblemKind::Failed]);
+        let mut del = row(3, Some("1.1"), "b", Some(11), true);
+        del.kind = "DELETE".into();
+        rows.push(del);
+        let p = plan(&l, &rows, &Policy::default());
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(
+            pending_paths(&p, &l),
+            ["V1.1__b.sql", "V2__c.sql", "R__v.sql"]
+        );
+    }
+
+    #[test]
+    fn repeatables_reapply_when_their_checksum_changes_and_accept_the_raw_one() {
+        let mut l = files();
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("1.1"), "b", Some(11), true),
+            row(3, Some("2"), "c", Some(20), true),
+            row(4, None, "v", Some(98), true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert_eq!(pending_paths(&p, &l), ["R__v.sql"]);
+        assert_eq!(
+            p.entries
+                .iter()
+                .find(|e| e.version.is_none())
+                .unwrap()
+                .state,
+            State::Outdated
+        );
+        l[3].raw_checksum = 98;
+        assert!(plan(&l, &rows, &Policy::default()).pending.is_empty());
+    }
+
+    #[test]
+    fn target_and_baseline_limit_what_is_pending() {
+        let l = files();
+        let p = plan(
+            &l,
+            &[],
+            &Policy {
+                target: Some(Version::parse("1.1").unwrap()),
+                ..Policy::default()
+            },
+        );
+        assert_eq!(
+            pending_paths(&p, &l),
+            ["V1__a.sql", "V1.1__b.sql", "R__v.sql"]
+        );
+        let mut b = row(1, Some("1.1"), "<< Flyway Baseline >>", None, true);
+        b.kind = "BASELINE".into();
+        let p = plan(&l, &[b], &Policy::default());
+        assert_eq!(pending_paths(&p, &l), ["V2__c.sql", "R__v.sql"]);
+        assert!(p.problems.is_empty());
+        assert!(p.entries.iter().any(|e| e.state == State::BelowBaseline));
+    }
+
+    #[test]
+    fn schema_marker_rows_are_neither_pending_nor_problems() {
+        let l = vec![local("V1__a.sql", 10)];
+        let mut s = row(0, None, "<< Flyway Schema Creation >>", None, true);
+        s.kind = "SCHEMA".into();
+        let p = plan(
+            &l,
+            &[s, row(1, Some("1"), "a", Some(10), true)],
+            &Policy::default(),
+        );
+        assert!(p.pending.is_empty() && p.problems.is_empty());
+    }
+
+    #[test]
+    fn abbreviations_follow_flyway() {
+        assert_eq!(abbreviate_description(&"x".repeat(201)).len(), 200);
+        assert!(abbreviate_description(&"x".repeat(201)).ends_with("..."));
+        let s = abbreviate_script(&"y".repeat(1200));
+        assert!(s.starts_with("...") && s.chars().count() == 1000);
+    }
+}
