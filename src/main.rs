@@ -1,1 +1,220 @@
-fn main() {}
+//! Entry point: parse, load settings, run on a single-threaded runtime, and turn the outcome into the exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use schemagate::app::{Report, Run};
+use schemagate::cli::{self, Command, Format};
+use schemagate::config;
+use schemagate::core::outcome::{EXIT_CODES, Failure, FailureKind, exit_code};
+use schemagate::fsio::FsSecretFiles;
+use schemagate::output;
+use schemagate::runtime::{Stop, watch_signals_and_deadline};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn termination_log_target(env: &[(String, String)]) -> (PathBuf, bool) {
+    match env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "SCHEMAGATE_TERMINATION_LOG")
+    {
+        Some((_, v)) => (PathBuf::from(v), true),
+        None => (PathBuf::from("/dev/termination-log"), false),
+    }
+}
+
+fn finish(
+    outcome: &Result<(), Failure>,
+    command: Command,
+    report: &Report,
+    started: std::time::Instant,
+    env: &[(String, String)],
+) -> ExitCode {
+    let code = exit_code(outcome);
+    let name = EXIT_CODES
+        .iter()
+        .find(|e| e.code == code)
+        .map_or("internal", |e| e.name);
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let command = format!("{command:?}").to_lowercase();
+    let before = report.before.as_deref().unwrap_or("");
+    let after = report.after.as_deref().unwrap_or("");
+    let paragraph = match outcome {
+        Ok(()) => {
+            tracing::info!(
+                command,
+                outcome = name,
+                exit_code = code,
+                applied = report.applied,
+                schema_version_before = before,
+                schema_version_after = after,
+                duration_ms,
+                "{command} ok: {} applied, schema version {} -> {} in {duration_ms} ms",
+                report.applied,
+                if before.is_empty() { "<none>" } else { before },
+                if after.is_empty() { "<none>" } else { after }
+            );
+            format!(
+                "schemagate {command}: ok (exit 0); {} migrations applied; schema version {after}",
+                report.applied
+            )
+        }
+        Err(f) => {
+            tracing::error!(command, outcome = name, exit_code = code, applied = report.applied, schema_version_before = before, schema_version_after = after, duration_ms,
+                error = %f.message, "{command} failed: {}", f.message);
+            format!(
+                "schemagate {command}: {name} (exit {code}): {}; {} migrations applied before it; schema version {after}",
+                f.message, report.applied
+            )
+        }
+    };
+    let (path, explicit) = termination_log_target(env);
+    output::write_termination_log(&path, explicit, &paragraph);
+    ExitCode::from(code)
+}
+
+fn print_version(cli: &cli::Cli) {
+    if cli.exit_codes {
+        match cli.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(EXIT_CODES).unwrap_or_default()
+            ),
+            Format::Table => {
+                for e in EXIT_CODES {
+                    println!(
+                        "{:>3}  {:<18} retry {:<3}  {}",
+                        e.code,
+                        e.name,
+                        if e.retryable { "yes" } else { "no" },
+                        e.meaning
+                    );
+                }
+            }
+        }
+        return;
+    }
+    let (commit, target) = (env!("SCHEMAGATE_COMMIT"), env!("SCHEMAGATE_TARGET"));
+    match cli.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"version": VERSION, "commit": commit, "target": target})
+        ),
+        Format::Table => println!("schemagate {VERSION} (commit {commit}, target {target})"),
+    }
+}
+
+fn install_panic_hook(env: &[(String, String)]) {
+    let (path, explicit) = termination_log_target(env);
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = format!(
+            "schemagate {VERSION} ({}) internal error, please report it: {info}",
+            env!("SCHEMAGATE_COMMIT")
+        );
+        eprintln!("{msg}");
+        output::write_termination_log(
+            &path,
+            explicit,
+            &format!("schemagate: internal (exit 70): {msg}"),
+        );
+        // Exit rather than unwind or abort: the code must say "bug", and the server drops
+        // the session (and with it the lock) when the socket closes.
+        std::process::exit(i32::from(FailureKind::Internal.exit_code()));
+    }));
+}
+
+fn main() -> ExitCode {
+    let started = std::time::Instant::now();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("schemagate: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(FailureKind::Usage.exit_code());
+        }
+    };
+    match cli.command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            print_version(&cli);
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    env.extend(cli.overrides.iter().cloned());
+    install_panic_hook(&env);
+
+    let settings = match config::load(&env, &FsSecretFiles) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = output::init_logging(None, "info");
+            let f: Failure = e.into();
+            return finish(&Err(f), cli.command, &Report::default(), started, &env);
+        }
+    };
+    if let Err(e) = output::init_logging(settings.log_format, &settings.log_filter) {
+        let _ = output::init_logging(None, "info");
+        return finish(
+            &Err(Failure::new(FailureKind::Config, e)),
+            cli.command,
+            &Report::default(),
+            started,
+            &env,
+        );
+    }
+    tracing::info!(command = ?cli.command, target = %settings.conn.redacted_url(), version = VERSION, "schemagate starting");
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return finish(
+                &Err(Failure::new(
+                    FailureKind::Internal,
+                    format!("starting the runtime: {e}"),
+                )),
+                cli.command,
+                &Report::default(),
+                started,
+                &env,
+            );
+        }
+    };
+    let mut report = Report::default();
+    let outcome = runtime.block_on(async {
+        let stop = Stop::new();
+        let deadline = tokio::time::Instant::from_std(started + settings.deadline);
+        let watcher = tokio::spawn(watch_signals_and_deadline(stop.clone(), deadline));
+        let run = Run {
+            settings: &settings,
+            stop: &stop,
+            deadline,
+            format: cli.format,
+        };
+        let outcome = run.run(cli.command, &mut report).await;
+        watcher.abort();
+        // A stop that arrived while the run was already failing for its own reason is still
+        // what the caller must see: a retry can help.
+        match (outcome, stop.reason()) {
+            (Err(f), Some(r)) if f.kind != FailureKind::Partial && f.kind != r.failure_kind() => {
+                Err(Failure::new(
+                    r.failure_kind(),
+                    format!("{}: {}", r.describe(), f.message),
+                ))
+            }
+            (o, _) => o,
+        }
+    });
+    // Don't wait for stray tasks (a connection still closing): the outcome is decided.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    finish(&outcome, cli.command, &report, started, &env)
+}

@@ -2,7 +2,9 @@
 
 pub mod checksum;
 pub mod discover;
+pub mod lexer;
 pub mod outcome;
 pub mod placeholders;
 pub mod plan;
 pub mod script;
+pub mod split;

@@ -1,0 +1,37 @@
+# schemagate — the README's commands: `make run` and `make test`.
+# Every tool a target needs is installed by the target itself, idempotently.
+
+CARGO ?= cargo
+BIN := target/release/schemagate
+
+.PHONY: run test deps check build release unit-test it-test clean
+
+## Apply sql/ to a throwaway local PostgreSQL and print the status.
+run: deps release
+	SCHEMAGATE_LOG_FORMAT=text SCHEMAGATE_LOCATIONS=sql scripts/throwaway-pg \
+	  sh -c '$(BIN) migrate && $(BIN) info'
+
+## Every test: formatting, lints, unit and end-to-end tests against real PostgreSQL servers.
+test: deps check
+	$(CARGO) build --bins
+	$(CARGO) test --all-targets
+
+## PostgreSQL server binaries (the tests start their own servers from them).
+deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL server binaries (postgresql-15)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+	fi
+
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,569 @@
+//! The orchestrator: settings → discover → connect → history → plan → (lock → execute → release) → outcome, for every command.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::cli::{Command, Format};
+use crate::config::Settings;
+use crate::core::discover::{Script, Scripts, discover};
+use crate::core::outcome::{Failure, FailureKind};
+use crate::core::placeholders::{self, Resolved, Values};
+use crate::core::plan::{self, Applied, Local, Plan, Policy, ProblemKind};
+use crate::core::script::{Callback, Kind, Version};
+use crate::fsio;
+use crate::output;
+use crate::pg::connect::{Session, connect_with_retry};
+use crate::pg::exec::{self, Ctx, Ready, describe_error, label};
+use crate::pg::history::{self, NewRow, Table};
+use crate::pg::lock;
+use crate::runtime::Stop;
+
+/// What the final summary line reports, filled in as the run goes.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub applied: usize,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Everything a command needs, created once.
+pub struct Run<'a> {
+    pub settings: &'a Settings,
+    pub stop: &'a Stop,
+    /// When the deadline expires (the lock wait defaults to what is left of it).
+    pub deadline: Instant,
+    pub format: Format,
+}
+
+fn table(settings: &Settings) -> Table {
+    Table {
+        schema: settings.schema.clone(),
+        name: settings.table.clone(),
+    }
+}
+
+fn invalid(problems: Vec<String>) -> Failure {
+    Failure::new(FailureKind::InvalidMigrations, problems.join("\n"))
+}
+
+fn db_failure(doing: &str, e: &tokio_postgres::Error, stop: &Stop) -> Failure {
+    if let Some(r) = stop.reason() {
+        return r.failure(doing);
+    }
+    let (_, kind) = crate::pg::connect::classify(e);
+    let kind = match kind {
+        FailureKind::Denied | FailureKind::Config => kind,
+        _ if e.as_db_error().is_none() => FailureKind::Unavailable,
+        _ => FailureKind::Internal,
+    };
+    Failure::new(kind, format!("{doing}: {}", describe_error(e)))
+}
+
+/// Local scripts, read and checked before any connection: a bad file name fails fast.
+pub fn load_scripts(settings: &Settings) -> Result<Scripts, Failure> {
+    let entries = fsio::read_locations(&settings.locations)?;
+    discover(entries).map_err(invalid)
+}
+
+/// The failure a plan's problems amount to: a failed row means a half-applied script (3),
+/// anything else invalid migrations (65).
+pub fn problems_failure(plan: &Plan) -> Option<Failure> {
+    if plan.problems.is_empty() {
+        return None;
+    }
+    let kind = if plan.problems.iter().any(|p| p.kind == ProblemKind::Failed) {
+        FailureKind::Partial
+    } else {
+        FailureKind::InvalidMigrations
+    };
+    let lines: Vec<&str> = plan.problems.iter().map(|p| p.message.as_str()).collect();
+    Some(Failure::new(
+        kind,
+        format!("validation failed: {}", lines.join("; ")),
+    ))
+}
+
+struct Connected {
+    session: Session,
+    values: Values,
+}
+
+impl Run<'_> {
+    async fn connect(&self) -> Result<Session, Failure> {
+        tokio::select! {
+            r = connect_with_retry(&self.settings.conn, self.settings.wait_timeout) => r,
+            r = self.stop.stopped() => Err(r.failure("connecting to the database")),
+        }
+    }
+
+    async fn open(&self) -> Result<Connected, Failure> {
+        let session = self.connect().await?;
+        let row = session
+            .client
+            .query_one("SELECT current_user::text, current_database()::text", &[])
+            .await
+            .map_err(|e| db_failure("reading current_user", &e, self.stop))?;
+        let s = self.settings;
+        let values = Values {
+            user: s.placeholders.clone(),
+            schema: s.schema.clone(),
+            table: s.table.clone(),
+            db_user: row.get(0),
+            database: row.get(1),
+        };
+        Ok(Connected { session, values })
+    }
+
+    fn policy(&self) -> Result<Policy, Failure> {
+        let target = match &self.settings.target {
+            None => None,
+            Some(t) => Some(Version::parse(t).map_err(|e| {
+                Failure::new(FailureKind::Config, format!("SCHEMAGATE_TARGET: {e}"))
+            })?),
+        };
+        Ok(Policy {
+            target,
+            out_of_order: self.settings.out_of_order,
+            ignore_missing: self.settings.ignore_missing,
+        })
+    }
+
+    async fn read_history(&self, c: &Connected) -> Result<Option<Vec<Applied>>, Failure> {
+        history::read(&c.session.client, &table(self.settings))
+            .await
+            .map_err(|e| db_failure("reading the history table", &e, self.stop))
+    }
+
+    fn log_plan(&self, plan: &Plan) {
+        for w in &plan.warnings {
+            tracing::warn!("{w}");
+        }
+    }
+
+    /// Runs one command to its outcome.
+    pub async fn run(&self, command: Command, report: &mut Report) -> Result<(), Failure> {
+        let scripts = load_scripts(self.settings)?;
+        let policy = self.policy()?;
+        let c = self.open().await?;
+        let _registration = self.stop.register(c.session.canceller());
+        let resolved = resolve_all(&scripts.migrations, &c.values)?;
+        let locals = locals(&scripts.migrations, &resolved);
+        let applied = self.read_history(&c).await?;
+        let plan = plan::plan(&locals, applied.as_deref().unwrap_or_default(), &policy);
+        report.before = plan.current.clone();
+        report.after = plan.current.clone();
+        let result = match command {
+            Command::Info => {
+                let text = match self.format {
+                    Format::Json => {
+                        output::info_json(&plan, &self.settings.schema, &c.values.database)
+                    }
+                    Format::Table => output::info_table(
+                        &plan,
+                        plan.current.as_deref().unwrap_or("<< Empty Schema >>"),
+                    ),
+                };
+                print!("{text}");
+                Ok(())
+            }
+            Command::Validate => {
+                self.log_plan(&plan);
+                match problems_failure(&plan) {
+                    Some(f) => Err(f),
+                    None => {
+                        tracing::info!(
+                            migrations = locals.len(),
+                            pending = plan.pending.len(),
+                            "validated: the history matches the local scripts"
+                        );
+                        Ok(())
+                    }
+                }
+            }
+            Command::Plan => self.print_plan(&scripts, &resolved, &plan),
+            Command::Wait => self.wait(&c, &locals, &policy, plan).await,
+            Command::Migrate => {
+                self.migrate(
+                    &c, &scripts, &resolved, &locals, &policy, applied, plan, report,
+                )
+                .await
+            }
+            Command::Baseline => self.baseline(&c).await,
+            Command::Repair => self.repair(&c, &scripts, &locals, &policy).await,
+            Command::Version | Command::Help => Ok(()),
+        };
+        drop(_registration);
+        c.session.close().await;
+        result
+    }
+
+    fn print_plan(
+        &self,
+        scripts: &Scripts,
+        resolved: &[Resolved<'_>],
+        plan: &Plan,
+    ) -> Result<(), Failure> {
+        if let Some(f) = problems_failure(plan) {
+            return Err(f);
+        }
+        let mut out = String::new();
+        for &i in &plan.pending {
+            let script = &scripts.migrations[i];
+            let ready = exec::prepare(script, resolved[i].clone()).map_err(|e| invalid(vec![e]))?;
+            let mode = match ready.no_transaction {
+                None => "in one transaction with its history row".to_string(),
+                Some(why) => format!("outside a transaction ({why}), statement by statement"),
+            };
+            out.push_str(&format!(
+                "-- {} from {} ({} statements, {mode})\n",
+                label(script),
+                script.display,
+                ready.statements.len()
+            ));
+            for st in &ready.statements {
+                out.push_str(st.text(&ready.sql));
+                out.push_str(";\n");
+            }
+            out.push('\n');
+        }
+        if plan.pending.is_empty() {
+            out.push_str("-- nothing to apply: the schema is up to date\n");
+        }
+        print!("{out}");
+        Ok(())
+    }
+
+    async fn wait(
+        &self,
+        c: &Connected,
+        locals: &[Local],
+        policy: &Policy,
+        mut plan: Plan,
+    ) -> Result<(), Failure> {
+        let mut last_log: Option<Instant> = None;
+        loop {
+            if let Some(f) = problems_failure(&plan) {
+                return Err(f);
+            }
+            let pending: Vec<String> = plan
+                .pending_versioned(locals)
+                .map(|l| {
+                    l.name
+                        .version()
+                        .map(|v| format!("V{v}"))
+                        .unwrap_or_default()
+                })
+                .collect();
+            if pending.is_empty() {
+                tracing::info!(
+                    schema_version = plan.current.as_deref().unwrap_or(""),
+                    "every local migration is applied"
+                );
+                return Ok(());
+            }
+            if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                tracing::info!(pending = %pending.join(", "), "waiting for the migrations to be applied by the migrate Job");
+                last_log = Some(Instant::now());
+            }
+            self.stop
+                .sleep(
+                    Duration::from_secs(1),
+                    &format!("waiting for {} to be applied", pending.join(", ")),
+                )
+                .await?;
+            let applied = self.read_history(c).await?;
+            plan = plan::plan(locals, applied.as_deref().unwrap_or_default(), policy);
+        }
+    }
+
+    async fn with_lock<T>(
+        &self,
+        what: &str,
+        f: impl AsyncFnOnce() -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        // The lock lives on its own session that stays idle while scripts run, so that a
+        // CREATE INDEX CONCURRENTLY does not wait for the runner's own transaction.
+        let lock_session = self.connect().await?;
+        let key = lock::lock_key(&self.settings.schema, &self.settings.table);
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let wait = self.settings.lock_wait.unwrap_or(left).min(left);
+        if let Err(f) = lock::acquire(&lock_session.client, key, wait, self.stop).await {
+            lock_session.close().await;
+            return Err(f);
+        }
+        tracing::debug!(what, "holding the migration lock");
+        let result = f().await;
+        lock::release(&lock_session.client, key).await;
+        lock_session.close().await;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn migrate(
+        &self,
+        c: &Connected,
+        scripts: &Scripts,
+        resolved: &[Resolved<'_>],
+        locals: &[Local],
+        policy: &Policy,
+        applied: Option<Vec<Applied>>,
+        plan: Plan,
+        report: &mut Report,
+    ) -> Result<(), Failure> {
+        self.log_plan(&plan);
+        if let Some(f) = problems_failure(&plan) {
+            return Err(f);
+        }
+        // Reading committed history is safe: when nothing is pending, fifty pods starting at
+        // once all leave here without queueing for the lock.
+        if plan.pending.is_empty() && applied.is_some() {
+            tracing::info!(
+                schema_version = plan.current.as_deref().unwrap_or(""),
+                "schema is up to date; nothing to apply"
+            );
+            return Ok(());
+        }
+        if plan.pending.is_empty() && scripts.migrations.is_empty() {
+            tracing::info!("no migrations found in SCHEMAGATE_LOCATIONS; nothing to apply");
+            return Ok(());
+        }
+        self.with_lock("migrate", async || {
+            self.migrate_locked(c, scripts, resolved, locals, policy, report)
+                .await
+        })
+        .await
+    }
+
+    async fn migrate_locked(
+        &self,
+        c: &Connected,
+        scripts: &Scripts,
+        resolved: &[Resolved<'_>],
+        locals: &[Local],
+        policy: &Policy,
+        report: &mut Report,
+    ) -> Result<(), Failure> {
+        let t = table(self.settings);
+        let client = &c.session.client;
+        let before = self.read_history(c).await?;
+        if before.is_none() {
+            let has_objects = history::schema_has_objects(client, &t)
+                .await
+                .map_err(|e| db_failure("inspecting the schema", &e, self.stop))?;
+            if has_objects && !self.settings.baseline_on_migrate {
+                return Err(invalid(vec![format!(
+                    "schema \"{}\" already holds tables but has no history table {}; run `schemagate baseline` or set SCHEMAGATE_BASELINE_ON_MIGRATE=true to mark it as version {} first",
+                    t.schema,
+                    t.qualified(),
+                    self.settings.baseline_version
+                )]));
+            }
+            if history::ensure(client, &t)
+                .await
+                .map_err(|e| db_failure("creating the history table", &e, self.stop))?
+            {
+                tracing::info!(table = %t.qualified(), "created the history table");
+            }
+            if has_objects {
+                self.insert_baseline(c, &t).await?;
+            }
+        }
+        // Another runner may have finished while this one waited for the lock.
+        let applied = self.read_history(c).await?.unwrap_or_default();
+        let plan = plan::plan(locals, &applied, policy);
+        if let Some(f) = problems_failure(&plan) {
+            return Err(f);
+        }
+        report.before = plan.current.clone();
+        report.after = plan.current.clone();
+        if plan.pending.is_empty() {
+            tracing::info!(
+                schema_version = plan.current.as_deref().unwrap_or(""),
+                "another runner applied everything while this one waited; nothing to do"
+            );
+            return Ok(());
+        }
+        let pending: Vec<Ready<'_>> = plan
+            .pending
+            .iter()
+            .map(|&i| exec::prepare(&scripts.migrations[i], resolved[i].clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(vec![e]))?;
+        let callbacks = |cb: Callback| -> Result<Vec<Ready<'_>>, Failure> {
+            scripts
+                .callbacks
+                .iter()
+                .filter(|s| s.name.kind == Kind::Callback(cb))
+                .map(|s| {
+                    let r = placeholders::resolve(s, &c.values).map_err(|e| invalid(vec![e]))?;
+                    exec::prepare(s, r).map_err(|e| invalid(vec![e]))
+                })
+                .collect()
+        };
+        let before_each = callbacks(Callback::BeforeEachMigrate)?;
+        let after_each = callbacks(Callback::AfterEachMigrate)?;
+        let ctx = Ctx {
+            client,
+            table: &t,
+            installed_by: &c.values.db_user,
+            lock_timeout: self.settings.lock_timeout,
+            statement_timeout: self.settings.statement_timeout,
+            lock_retries: self.settings.lock_retries,
+            stop: self.stop,
+            before_each: &before_each,
+            after_each: &after_each,
+        };
+        for cb in callbacks(Callback::BeforeMigrate)? {
+            ctx.callback(&cb).await?;
+        }
+        let mut current = plan.current.as_deref().and_then(|v| Version::parse(v).ok());
+        for ready in &pending {
+            let what = label(ready.script);
+            match ctx.apply(ready).await {
+                Ok(done) => {
+                    report.applied += 1;
+                    if let Some(v) = ready.script.name.version()
+                        && current.as_ref().is_none_or(|c| v > c)
+                    {
+                        current = Some(v.clone());
+                        report.after = Some(v.as_str().to_string());
+                    }
+                    tracing::info!(
+                        migration = %what, script = %ready.script.path, duration_ms = done.millis, statements = done.statements,
+                        lock_retries = done.retries, "applied {what} in {} ms ({} statement{})", done.millis, done.statements, if done.statements == 1 { "" } else { "s" }
+                    );
+                }
+                Err(f) => {
+                    if self.stop.reason().is_none() {
+                        for cb in callbacks(Callback::AfterMigrateError)? {
+                            if let Err(e) = ctx.callback(&cb).await {
+                                tracing::warn!(callback = %cb.script.display, error = %e, "afterMigrateError callback failed");
+                            }
+                        }
+                    }
+                    return Err(f);
+                }
+            }
+        }
+        for cb in callbacks(Callback::AfterMigrate)? {
+            ctx.callback(&cb).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_baseline(&self, c: &Connected, t: &Table) -> Result<(), Failure> {
+        const DESCRIPTION: &str = "<< Flyway Baseline >>";
+        let version = &self.settings.baseline_version;
+        history::insert(
+            &c.session.client,
+            t,
+            &NewRow {
+                version: Some(version),
+                description: DESCRIPTION,
+                kind: "BASELINE",
+                script: DESCRIPTION,
+                checksum: None,
+                installed_by: &c.values.db_user,
+                execution_time: 0,
+                success: true,
+            },
+        )
+        .await
+        .map_err(|e| db_failure("recording the baseline", &e, self.stop))?;
+        tracing::info!(version = %version, "baselined the schema at version {version}");
+        Ok(())
+    }
+
+    async fn baseline(&self, c: &Connected) -> Result<(), Failure> {
+        self.with_lock("baseline", async || {
+            let t = table(self.settings);
+            history::ensure(&c.session.client, &t).await.map_err(|e| db_failure("creating the history table", &e, self.stop))?;
+            let applied = self.read_history(c).await?.unwrap_or_default();
+            if let Some(row) = applied.iter().find(|r| r.kind != "SCHEMA") {
+                return Err(invalid(vec![format!(
+                    "{} already has history (rank {}, {}); baseline only marks a database that has none",
+                    t.qualified(),
+                    row.installed_rank,
+                    row.description
+                )]));
+            }
+            self.insert_baseline(c, &t).await
+        })
+        .await
+    }
+
+    async fn repair(
+        &self,
+        c: &Connected,
+        scripts: &Scripts,
+        locals: &[Local],
+        policy: &Policy,
+    ) -> Result<(), Failure> {
+        self.with_lock("repair", async || {
+            let t = table(self.settings);
+            let client = &c.session.client;
+            let Some(applied) = self.read_history(c).await? else {
+                tracing::info!(table = %t.qualified(), "no history table; nothing to repair");
+                return Ok(());
+            };
+            let removed = history::delete_failed(client, &t).await.map_err(|e| db_failure("removing failed rows", &e, self.stop))?;
+            for (rank, version, description) in &removed {
+                tracing::info!(rank, version = version.as_deref().unwrap_or(""), description = %description, "removed failed history row");
+            }
+            let plan = plan::plan(locals, &applied, policy);
+            let mut realigned = 0;
+            for e in &plan.entries {
+                let (Some(li), Some(rank)) = (e.local, e.installed_rank) else { continue };
+                let l = &locals[li];
+                let description = plan::abbreviate_description(&l.name.description);
+                let stale = e.checksum.is_some_and(|c| c != l.checksum && c != l.raw_checksum) || e.description != description;
+                if stale && matches!(l.name.kind, Kind::Versioned(_)) && e.kind == "SQL" {
+                    history::realign(client, &t, rank, &description, l.checksum).await.map_err(|e| db_failure("realigning a history row", &e, self.stop))?;
+                    tracing::info!(rank, script = %l.path, old_checksum = e.checksum, new_checksum = l.checksum, "realigned history row with the local file");
+                    realigned += 1;
+                }
+            }
+            let invalid_indexes = exec::invalid_indexes(client).await.unwrap_or_default();
+            if !invalid_indexes.is_empty() {
+                tracing::warn!(indexes = %invalid_indexes.join(", "), "INVALID indexes remain; drop them (DROP INDEX CONCURRENTLY) before migrating again");
+            }
+            let _ = scripts;
+            tracing::info!(removed = removed.len(), realigned, "repair done");
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn resolve_all<'a>(
+    migrations: &'a [Script],
+    values: &Values,
+) -> Result<Vec<Resolved<'a>>, Failure> {
+    let mut out = Vec::with_capacity(migrations.len());
+    let mut problems = Vec::new();
+    for s in migrations {
+        match placeholders::resolve(s, values) {
+            Ok(r) => out.push(r),
+            Err(e) => problems.push(e),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(invalid(problems))
+    }
+}
+
+fn locals(migrations: &[Script], resolved: &[Resolved<'_>]) -> Vec<Local> {
+    migrations
+        .iter()
+        .zip(resolved)
+        .map(|(s, r)| Local {
+            name: s.name.clone(),
+            path: s.path.clone(),
+            checksum: r.checksum,
+            raw_checksum: r.raw_checksum,
+        })
+        .collect()
+}

@@ -1,0 +1,187 @@
+//! Command-line parsing (pure): arguments → a command and setting overrides, or a usage error (exit 64).
+
+use crate::config::SETTINGS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Migrate,
+    Info,
+    Validate,
+    Wait,
+    Baseline,
+    Repair,
+    Plan,
+    Version,
+    Help,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cli {
+    pub command: Command,
+    pub format: Format,
+    pub exit_codes: bool,
+    /// `--deadline 5m` becomes `("SCHEMAGATE_DEADLINE", "5m")`, appended after the environment so it wins.
+    pub overrides: Vec<(String, String)>,
+}
+
+pub const USAGE: &str = "\
+usage: schemagate [COMMAND] [--SETTING VALUE]...
+
+commands:
+  migrate    wait for the database, take the lock, validate, apply pending migrations (default)
+  info       print every migration with its state (--format json for tools)
+  validate   compare local scripts with the history; non-zero exit on any drift
+  wait       for an initContainer: wait until every local versioned migration is applied
+  baseline   mark an existing database as being at SCHEMAGATE_BASELINE_VERSION
+  repair     remove failed rows and realign checksums/descriptions with the local files
+  plan       print the SQL that migrate would run, without running it
+  version    print version, commit and build target (--exit-codes --format json: the exit-code table)
+
+Every setting is an environment variable (SCHEMAGATE_DEADLINE, PGHOST, ...); a flag of the
+same name overrides it: --deadline 5m sets SCHEMAGATE_DEADLINE. See the README for the list.
+";
+
+fn command(word: &str) -> Option<Command> {
+    Some(match word {
+        "migrate" => Command::Migrate,
+        "info" => Command::Info,
+        "validate" => Command::Validate,
+        "wait" => Command::Wait,
+        "baseline" => Command::Baseline,
+        "repair" => Command::Repair,
+        "plan" => Command::Plan,
+        "version" => Command::Version,
+        "help" => Command::Help,
+        _ => return None,
+    })
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Cli, String> {
+    let mut cli = Cli {
+        command: Command::Migrate,
+        format: Format::Table,
+        exit_codes: false,
+        overrides: Vec::new(),
+    };
+    let mut seen_command = false;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "-h" || arg == "--help" {
+            cli.command = Command::Help;
+            continue;
+        }
+        if arg == "-V" || arg == "--version" {
+            cli.command = Command::Version;
+            continue;
+        }
+        let Some(flag) = arg.strip_prefix("--") else {
+            if seen_command {
+                return Err(format!("unexpected argument `{arg}`"));
+            }
+            cli.command = command(arg).ok_or_else(|| format!("unknown command `{arg}`"))?;
+            seen_command = true;
+            continue;
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let value = |i: &mut usize| -> Result<String, String> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            match args.get(*i) {
+                Some(v) if !v.starts_with("--") => {
+                    *i += 1;
+                    Ok(v.clone())
+                }
+                _ => Err(format!("--{name} needs a value")),
+            }
+        };
+        match name {
+            "exit-codes" => cli.exit_codes = true,
+            "format" => {
+                cli.format = match value(&mut i)?.as_str() {
+                    "json" => Format::Json,
+                    "table" | "text" => Format::Table,
+                    other => return Err(format!("--format {other}: use table or json")),
+                }
+            }
+            _ => {
+                let key = name.replace('-', "_").to_ascii_uppercase();
+                let known = SETTINGS.contains(&key.as_str()) || key.starts_with("PLACEHOLDER_");
+                if !known {
+                    return Err(format!("unknown flag --{name}"));
+                }
+                // A boolean setting given as a bare flag means true.
+                let v = match (&inline, args.get(i)) {
+                    (None, None) => "true".to_string(),
+                    (None, Some(next)) if next.starts_with("--") => "true".to_string(),
+                    _ => value(&mut i)?,
+                };
+                cli.overrides.push((format!("SCHEMAGATE_{key}"), v));
+            }
+        }
+    }
+    Ok(cli)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Cli, String> {
+        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn no_command_means_migrate_and_flags_become_settings() {
+        let c = p(&[]).unwrap();
+        assert_eq!(c.command, Command::Migrate);
+        let c = p(&[
+            "info",
+            "--format",
+            "json",
+            "--deadline=5m",
+            "--lock-wait",
+            "10s",
+            "--out-of-order",
+        ])
+        .unwrap();
+        assert_eq!(c.command, Command::Info);
+        assert_eq!(c.format, Format::Json);
+        assert_eq!(
+            c.overrides,
+            [
+                ("SCHEMAGATE_DEADLINE".to_string(), "5m".to_string()),
+                ("SCHEMAGATE_LOCK_WAIT".to_string(), "10s".to_string()),
+                ("SCHEMAGATE_OUT_OF_ORDER".to_string(), "true".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_commands_and_flags_are_usage_errors() {
+        assert!(
+            p(&["migrat"])
+                .unwrap_err()
+                .contains("unknown command `migrat`")
+        );
+        assert!(
+            p(&["--deadlin", "5m"])
+                .unwrap_err()
+                .contains("unknown flag --deadlin")
+        );
+        assert!(p(&["info", "extra"]).is_err());
+        assert!(p(&["--format", "xml"]).is_err());
+    }
+}

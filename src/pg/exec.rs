@@ -1,0 +1,570 @@
+//! The executor: runs one prepared script on the migration session — in a transaction with its history row, or statement by statement when PostgreSQL requires it.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use tokio::time::Instant;
+use tokio_postgres::Client;
+use tokio_postgres::error::ErrorPosition;
+
+use crate::core::discover::Script;
+use crate::core::outcome::{Failure, FailureKind};
+use crate::core::placeholders::Resolved;
+use crate::core::plan::{abbreviate_description, abbreviate_script};
+use crate::core::script::Kind;
+use crate::core::split::{
+    self, Statement, line_col, non_transactional_reason, statement_char_offset,
+};
+use crate::pg::connect::classify;
+use crate::pg::history::{self, NewRow, Table};
+use crate::runtime::Stop;
+
+/// A script split and ready to run.
+#[derive(Debug)]
+pub struct Ready<'a> {
+    pub script: &'a Script,
+    pub sql: Cow<'a, str>,
+    pub checksum: i32,
+    pub statements: Vec<Statement>,
+    /// Why it runs outside a transaction, if it does.
+    pub no_transaction: Option<&'static str>,
+}
+
+/// Splits a resolved script and decides its transaction mode (SPEC §6).
+pub fn prepare<'a>(script: &'a Script, resolved: Resolved<'a>) -> Result<Ready<'a>, String> {
+    let statements = split::split(&resolved.sql).map_err(|e| format!("{}: {e}", script.display))?;
+    let detected = statements
+        .iter()
+        .find_map(|s| non_transactional_reason(s.text(&resolved.sql)));
+    let no_transaction = match script.conf.execute_in_transaction {
+        Some(false) => Some("executeInTransaction=false"),
+        Some(true) => None,
+        None => detected,
+    };
+    Ok(Ready {
+        script,
+        sql: resolved.sql,
+        checksum: resolved.checksum,
+        statements,
+        no_transaction,
+    })
+}
+
+/// How a person names a script in a log line: `V7.1 (add email)`, `repeatable "views"`.
+pub fn label(script: &Script) -> String {
+    match &script.name.kind {
+        Kind::Versioned(v) | Kind::Undo(v) if script.name.description.is_empty() => format!("V{v}"),
+        Kind::Versioned(v) | Kind::Undo(v) => format!("V{v} ({})", script.name.description),
+        Kind::Repeatable => format!("repeatable \"{}\"", script.name.description),
+        Kind::Callback(c) => format!(
+            "callback {}",
+            script.display.rsplit('/').next().unwrap_or(c.name())
+        ),
+    }
+}
+
+pub struct Ctx<'a> {
+    pub client: &'a Client,
+    pub table: &'a Table,
+    pub installed_by: &'a str,
+    pub lock_timeout: Duration,
+    pub statement_timeout: Option<Duration>,
+    pub lock_retries: u32,
+    pub stop: &'a Stop,
+    pub before_each: &'a [Ready<'a>],
+    pub after_each: &'a [Ready<'a>],
+}
+
+/// What one applied script took.
+#[derive(Clone, Copy, Debug)]
+pub struct Done {
+    pub statements: usize,
+    pub millis: u64,
+    pub retries: u32,
+}
+
+/// A statement that failed, located in its file; `err` is `None` when a stop arrived
+/// before the next statement started.
+struct StmtError {
+    err: Option<tokio_postgres::Error>,
+    at: String,
+}
+
+impl StmtError {
+    fn is_lock_conflict(&self) -> bool {
+        self.err.as_ref().is_some_and(|e| {
+            matches!(
+                e.code().map(|c| c.code()),
+                Some("55P03" | "40P01" | "40001")
+            )
+        })
+    }
+
+    fn cause(&self) -> String {
+        self.err
+            .as_ref()
+            .map_or_else(|| "stopped".to_string(), describe_error)
+    }
+}
+
+fn locate(ready: &Ready<'_>, stmt: &Statement, err: &tokio_postgres::Error) -> String {
+    let offset = match err.as_db_error().and_then(|d| d.position()) {
+        Some(ErrorPosition::Original(p)) => statement_char_offset(&ready.sql, stmt, *p as usize),
+        _ => stmt.start,
+    };
+    let (line, col) = line_col(&ready.sql, offset);
+    format!("{}:{line}:{col}", ready.script.display)
+}
+
+/// The one-paragraph description of a database error: SQLSTATE, message, detail, hint.
+pub fn describe_error(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => {
+            let mut s = format!("ERROR {}: {}", db.code().code(), db.message());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; DETAIL: {d}"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!("; HINT: {h}"));
+            }
+            if let Some(w) = db.where_() {
+                s.push_str(&format!("; WHERE: {w}"));
+            }
+            s
+        }
+        None => format!("{err}"),
+    }
+}
+
+async fn run_statement(
+    client: &Client,
+    ready: &Ready<'_>,
+    stmt: &Statement,
+) -> Result<(), StmtError> {
+    let text = stmt.text(&ready.sql);
+    let result = match stmt.copy_data {
+        None => client.batch_execute(text).await,
+        Some((a, b)) => copy_in(client, text, &ready.sql[a..b]).await,
+    };
+    result.map_err(|err| StmtError {
+        at: locate(ready, stmt, &err),
+        err: Some(err),
+    })
+}
+
+async fn copy_in(
+    client: &Client,
+    statement: &str,
+    data: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let sink = client.copy_in(statement).await?;
+    futures_util::pin_mut!(sink);
+    sink.send(Bytes::copy_from_slice(data.as_bytes())).await?;
+    sink.finish().await.map(|_| ())
+}
+
+async fn run_all(client: &Client, ready: &Ready<'_>, stop: &Stop) -> Result<usize, StmtError> {
+    for stmt in &ready.statements {
+        if stop.reason().is_some() {
+            return Err(StmtError {
+                err: None,
+                at: format!("{}:{}", ready.script.display, stmt.line),
+            });
+        }
+        run_statement(client, ready, stmt).await?;
+    }
+    Ok(ready.statements.len())
+}
+
+fn lock_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// Milliseconds as PostgreSQL's integer setting value. Built from our own `Duration`, never
+/// from text a user typed, so it is safe inside a simple-protocol batch.
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+impl Ctx<'_> {
+    fn row<'r>(
+        &'r self,
+        ready: &'r Ready<'_>,
+        description: &'r str,
+        script: &'r str,
+        ms: i32,
+        success: bool,
+    ) -> NewRow<'r> {
+        NewRow {
+            version: ready.script.name.version().map(|v| v.as_str()),
+            description,
+            kind: "SQL",
+            script,
+            checksum: Some(ready.checksum),
+            installed_by: self.installed_by,
+            execution_time: ms,
+            success,
+        }
+    }
+
+    fn failure_for(&self, ready: &Ready<'_>, e: &StmtError, rolled_back: bool) -> Failure {
+        let what = label(ready.script);
+        let tail = if rolled_back {
+            format!("; the transaction was rolled back, the database is as before {what}")
+        } else {
+            String::new()
+        };
+        if let Some(reason) = self.stop.reason() {
+            return Failure::new(
+                reason.failure_kind(),
+                format!(
+                    "{} while applying {what} at {}{tail}",
+                    reason.describe(),
+                    e.at
+                ),
+            );
+        }
+        let Some(err) = &e.err else {
+            return Failure::new(
+                FailureKind::Internal,
+                format!(
+                    "{what} stopped at {} without a stop or an error; this is a bug",
+                    e.at
+                ),
+            );
+        };
+        let (retryable, kind) = classify(err);
+        let kind = match kind {
+            FailureKind::Denied => FailureKind::Denied,
+            _ if err.as_db_error().is_none() && retryable => FailureKind::Unavailable,
+            _ => FailureKind::MigrationFailed,
+        };
+        let msg = if kind == FailureKind::Unavailable {
+            format!(
+                "lost the connection while applying {what} at {} ({err}); if it was committing, the outcome is unknown: the history table is authoritative and the next run applies {what} only if its row is absent",
+                e.at
+            )
+        } else {
+            format!("{what} failed at {}: {}{tail}", e.at, describe_error(err))
+        };
+        if let Some(db) = err.as_db_error() {
+            tracing::error!(
+                migration = %what, at = %e.at, sqlstate = db.code().code(), message = db.message(),
+                detail = db.detail().unwrap_or(""), hint = db.hint().unwrap_or(""), "migration failed"
+            );
+        }
+        Failure::new(kind, msg)
+    }
+
+    /// Applies a versioned or repeatable migration and records it.
+    pub async fn apply(&self, ready: &Ready<'_>) -> Result<Done, Failure> {
+        match ready.no_transaction {
+            None => self.apply_in_transaction(ready).await,
+            Some(why) => self.apply_without_transaction(ready, why).await,
+        }
+    }
+
+    async fn apply_in_transaction(&self, ready: &Ready<'_>) -> Result<Done, Failure> {
+        let description = abbreviate_description(&ready.script.name.description);
+        let script = abbreviate_script(&ready.script.path);
+        let mut delays = lock_backoff();
+        let mut retries = 0;
+        loop {
+            self.stop
+                .check(&format!("about to apply {}", label(ready.script)))?;
+            let start = Instant::now();
+            match self
+                .try_transaction(ready, &description, &script, start)
+                .await
+            {
+                Ok(statements) => {
+                    return Ok(Done {
+                        statements,
+                        millis: start.elapsed().as_millis() as u64,
+                        retries,
+                    });
+                }
+                Err(e) => {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    if e.is_lock_conflict() && self.stop.reason().is_none() {
+                        if retries < self.lock_retries {
+                            retries += 1;
+                            let delay = delays.next().unwrap_or(Duration::from_secs(10));
+                            tracing::warn!(
+                                migration = %label(ready.script), at = %e.at, error = %e.cause(),
+                                retry = retries, of = self.lock_retries, retry_in_ms = delay.as_millis() as u64,
+                                "rolled back on a lock conflict; retrying so that application queries do not queue behind us"
+                            );
+                            self.stop
+                                .sleep(
+                                    delay,
+                                    &format!("backing off before retrying {}", label(ready.script)),
+                                )
+                                .await?;
+                            continue;
+                        }
+                        return Err(Failure::new(
+                            FailureKind::Busy,
+                            format!(
+                                "{} could not get its locks after {} attempts (lock_timeout {} ms each; last: {} at {}); rolled back. A long transaction is holding a conflicting lock: find it in pg_stat_activity, then retry",
+                                label(ready.script),
+                                retries + 1,
+                                ms(self.lock_timeout),
+                                e.cause(),
+                                e.at
+                            ),
+                        ));
+                    }
+                    return Err(self.failure_for(ready, &e, true));
+                }
+            }
+        }
+    }
+
+    async fn try_transaction(
+        &self,
+        ready: &Ready<'_>,
+        description: &str,
+        script: &str,
+        start: Instant,
+    ) -> Result<usize, StmtError> {
+        let to_err = |err: tokio_postgres::Error, at: &str| StmtError {
+            err: Some(err),
+            at: at.to_string(),
+        };
+        let mut begin = format!("BEGIN; SET LOCAL lock_timeout = {}", ms(self.lock_timeout));
+        if let Some(st) = self.statement_timeout {
+            begin.push_str(&format!("; SET LOCAL statement_timeout = {}", ms(st)));
+        }
+        self.client
+            .batch_execute(&begin)
+            .await
+            .map_err(|e| to_err(e, "BEGIN"))?;
+        for cb in self.before_each {
+            run_all(self.client, cb, self.stop).await?;
+        }
+        let n = run_all(self.client, ready, self.stop).await?;
+        for cb in self.after_each {
+            run_all(self.client, cb, self.stop).await?;
+        }
+        if self.stop.reason().is_some() {
+            return Err(StmtError {
+                err: None,
+                at: ready.script.display.clone(),
+            });
+        }
+        let elapsed = start.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        history::insert(
+            self.client,
+            self.table,
+            &self.row(ready, description, script, elapsed, true),
+        )
+        .await
+        .map_err(|e| to_err(e, &format!("{} (history insert)", ready.script.display)))?;
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| to_err(e, &format!("{} (COMMIT)", ready.script.display)))?;
+        Ok(n)
+    }
+
+    async fn apply_without_transaction(
+        &self,
+        ready: &Ready<'_>,
+        why: &str,
+    ) -> Result<Done, Failure> {
+        let what = label(ready.script);
+        tracing::info!(migration = %what, reason = why, "running outside a transaction, statement by statement");
+        let description = abbreviate_description(&ready.script.name.description);
+        let script = abbreviate_script(&ready.script.path);
+        let start = Instant::now();
+        let invalid_before = invalid_indexes(self.client).await.unwrap_or_default();
+        // Recorded as failed before the first statement, and marked successful after the
+        // last: a crash in between leaves a row that makes the next run stop and say so.
+        let rank = history::insert(
+            self.client,
+            self.table,
+            &self.row(ready, &description, &script, 0, false),
+        )
+        .await
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::Unavailable,
+                format!("recording {what} before running it: {}", describe_error(&e)),
+            )
+        })?;
+        let mut retries = 0;
+        for (i, stmt) in ready.statements.iter().enumerate() {
+            let result = self.run_non_transactional(ready, stmt, &mut retries).await;
+            if let Err(e) = result {
+                return Err(self.partial(ready, rank, i, &e, &invalid_before).await);
+            }
+        }
+        let elapsed = start.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        history::mark_success(self.client, self.table, rank, elapsed).await.map_err(|e| {
+            Failure::new(
+                FailureKind::Partial,
+                format!("{what} ran completely but marking history row {rank} as successful failed ({}); check the database, then run `schemagate repair`", describe_error(&e)),
+            )
+        })?;
+        Ok(Done {
+            statements: ready.statements.len(),
+            millis: start.elapsed().as_millis() as u64,
+            retries,
+        })
+    }
+
+    async fn run_non_transactional(
+        &self,
+        ready: &Ready<'_>,
+        stmt: &Statement,
+        retries: &mut u32,
+    ) -> Result<(), StmtError> {
+        let text = stmt.text(&ready.sql);
+        // CONCURRENTLY waits for older transactions without blocking anyone, so a short
+        // lock_timeout would only make it fail; every other statement keeps it. The deadline
+        // bounds both; statement_timeout does not apply outside transactions.
+        let lock_timeout =
+            if non_transactional_reason(text).is_some_and(|r| r.contains("CONCURRENTLY")) {
+                0
+            } else {
+                ms(self.lock_timeout)
+            };
+        let mut delays = lock_backoff();
+        loop {
+            if self.stop.reason().is_some() {
+                return Err(StmtError {
+                    err: None,
+                    at: format!("{}:{}", ready.script.display, stmt.line),
+                });
+            }
+            self.client
+                .batch_execute(&format!(
+                    "SET lock_timeout = {lock_timeout}; SET statement_timeout = 0"
+                ))
+                .await
+                .map_err(|err| StmtError {
+                    err: Some(err),
+                    at: ready.script.display.clone(),
+                })?;
+            match run_statement(self.client, ready, stmt).await {
+                Err(e)
+                    if e.is_lock_conflict()
+                        && *retries < self.lock_retries
+                        && self.stop.reason().is_none() =>
+                {
+                    *retries += 1;
+                    let delay = delays.next().unwrap_or(Duration::from_secs(10));
+                    tracing::warn!(at = %e.at, error = %e.cause(), retry = *retries, retry_in_ms = delay.as_millis() as u64, "lock conflict; retrying the statement");
+                    if self.stop.sleep(delay, "backing off").await.is_err() {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn partial(
+        &self,
+        ready: &Ready<'_>,
+        rank: i32,
+        index: usize,
+        e: &StmtError,
+        invalid_before: &[String],
+    ) -> Failure {
+        let what = label(ready.script);
+        let mut dropped = Vec::new();
+        let mut left = Vec::new();
+        if self.stop.reason().is_none() && !self.client.is_closed() {
+            for idx in invalid_indexes(self.client).await.unwrap_or_default() {
+                if invalid_before.contains(&idx) {
+                    continue;
+                }
+                // `idx` is already quoted by the server's format('%I.%I').
+                match self
+                    .client
+                    .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {idx}"))
+                    .await
+                {
+                    Ok(()) => dropped.push(idx),
+                    Err(_) => left.push(idx),
+                }
+            }
+        }
+        let cause = match self.stop.reason() {
+            Some(r) => r.describe().to_string(),
+            None => e.cause(),
+        };
+        let mut msg = format!(
+            "{what} stopped part-way outside a transaction at statement {} of {} ({}): {cause}. Statements before it are committed; history row {rank} records {what} as failed",
+            index + 1,
+            ready.statements.len(),
+            e.at
+        );
+        if !dropped.is_empty() {
+            msg.push_str(&format!(
+                "; dropped the INVALID index it left: {}",
+                dropped.join(", ")
+            ));
+        }
+        if !left.is_empty() {
+            msg.push_str(&format!(
+                "; it left INVALID index {}, drop it by hand",
+                left.join(", ")
+            ));
+        }
+        msg.push_str(". Fix the cause, make the database match, then run `schemagate repair` and migrate again");
+        tracing::error!(migration = %what, at = %e.at, statement = index + 1, history_rank = rank, "partial migration");
+        Failure::new(FailureKind::Partial, msg)
+    }
+
+    /// Runs a callback (beforeMigrate, afterMigrate, afterMigrateError) in its own transaction.
+    pub async fn callback(&self, ready: &Ready<'_>) -> Result<(), Failure> {
+        let in_tx = ready.no_transaction.is_none();
+        if in_tx {
+            self.client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| Failure::new(FailureKind::Unavailable, e.to_string()))?;
+        }
+        match run_all(self.client, ready, self.stop).await {
+            Ok(_) => {
+                if in_tx {
+                    self.client.batch_execute("COMMIT").await.map_err(|e| {
+                        Failure::new(FailureKind::MigrationFailed, describe_error(&e))
+                    })?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if in_tx {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                }
+                Err(self.failure_for(ready, &e, in_tx))
+            }
+        }
+    }
+}
+
+/// Indexes PostgreSQL marks INVALID (left by a failed CONCURRENTLY build), quoted.
+pub async fn invalid_indexes(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_index i \
+             JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

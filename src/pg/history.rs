@@ -1,0 +1,254 @@
+//! The history table (SPEC §5): Flyway's `flyway_schema_history` layout, read, created under the lock, and written.
+
+use tokio_postgres::{Client, GenericClient, SimpleQueryMessage};
+
+use crate::core::plan::Applied;
+
+/// The schema-qualified history table; every bookkeeping query names it fully, so a
+/// look-alike earlier on `search_path` is never used.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+}
+
+/// `"name"` with inner quotes doubled: any schema or table name is safe to splice.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Table {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+
+    fn select_sql(&self) -> String {
+        format!(
+            "/*NO LOAD BALANCE*/ SELECT installed_rank, version, description, type, script, checksum, installed_by, \
+             to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS'), execution_time, success FROM {} ORDER BY installed_rank",
+            self.qualified()
+        )
+    }
+}
+
+/// A row to add.
+#[derive(Clone, Debug)]
+pub struct NewRow<'a> {
+    pub version: Option<&'a str>,
+    pub description: &'a str,
+    pub kind: &'a str,
+    pub script: &'a str,
+    pub checksum: Option<i32>,
+    pub installed_by: &'a str,
+    pub execution_time: i32,
+    pub success: bool,
+}
+
+fn parse_row(cols: &tokio_postgres::SimpleQueryRow) -> Result<Applied, String> {
+    let text = |i: usize| cols.get(i).map(str::to_string);
+    let int = |i: usize| -> Result<Option<i32>, String> {
+        cols.get(i)
+            .map(|s| s.parse::<i32>().map_err(|e| format!("column {i}: {e}")))
+            .transpose()
+    };
+    Ok(Applied {
+        installed_rank: int(0)?.ok_or("installed_rank is null")?,
+        version: text(1),
+        description: text(2).unwrap_or_default(),
+        kind: text(3).unwrap_or_default(),
+        script: text(4).unwrap_or_default(),
+        checksum: int(5)?,
+        installed_by: text(6).unwrap_or_default(),
+        installed_on: text(7).unwrap_or_default(),
+        execution_time: int(8)?.unwrap_or(0),
+        success: cols.get(9) == Some("t"),
+    })
+}
+
+/// The whole history in rank order; `None` when the table (or its schema) does not exist yet.
+/// One round trip on the simple protocol, because this runs on every pod start.
+pub async fn read(
+    client: &Client,
+    table: &Table,
+) -> Result<Option<Vec<Applied>>, tokio_postgres::Error> {
+    match client.simple_query(&table.select_sql()).await {
+        Ok(messages) => {
+            let mut rows = Vec::new();
+            for m in messages {
+                if let SimpleQueryMessage::Row(r) = m {
+                    // A malformed row is a corrupted table; keep the rest readable and let the planner see it.
+                    if let Ok(a) = parse_row(&r) {
+                        rows.push(a);
+                    }
+                }
+            }
+            Ok(Some(rows))
+        }
+        Err(e) if matches!(e.code().map(|c| c.code()), Some("42P01" | "3F000")) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates the schema (if missing) and the table with Flyway's DDL. Call only while holding
+/// the lock. Returns whether the table was created.
+pub async fn ensure(client: &Client, table: &Table) -> Result<bool, tokio_postgres::Error> {
+    let exists = client
+        .query_one(
+            "SELECT (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) IS NOT NULL, \
+             EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relname = $2)",
+            &[&table.schema, &table.name],
+        )
+        .await?;
+    let (schema_exists, table_exists): (bool, bool) = (exists.get(0), exists.get(1));
+    if table_exists {
+        return Ok(false);
+    }
+    let q = table.qualified();
+    let pk = quote_ident(&format!("{}_pk", table.name));
+    let idx = quote_ident(&format!("{}_s_idx", table.name));
+    let mut ddl = String::from("BEGIN;\n");
+    if !schema_exists {
+        ddl.push_str(&format!("CREATE SCHEMA {};\n", quote_ident(&table.schema)));
+    }
+    ddl.push_str(&format!(
+        "CREATE TABLE {q} (\n    \"installed_rank\" INT NOT NULL,\n    \"version\" VARCHAR(50),\n    \
+         \"description\" VARCHAR(200) NOT NULL,\n    \"type\" VARCHAR(20) NOT NULL,\n    \"script\" VARCHAR(1000) NOT NULL,\n    \
+         \"checksum\" INTEGER,\n    \"installed_by\" VARCHAR(100) NOT NULL,\n    \"installed_on\" TIMESTAMP NOT NULL DEFAULT now(),\n    \
+         \"execution_time\" INTEGER NOT NULL,\n    \"success\" BOOLEAN NOT NULL\n);\n\
+         ALTER TABLE {q} ADD CONSTRAINT {pk} PRIMARY KEY (\"installed_rank\");\n\
+         CREATE INDEX {idx} ON {q} (\"success\");\n"
+    ));
+    if !schema_exists {
+        // Flyway records the schemas it created, so that its `clean` knows to drop them.
+        ddl.push_str(&format!(
+            "INSERT INTO {q} (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
+             VALUES (0, NULL, '<< Flyway Schema Creation >>', 'SCHEMA', {}, NULL, current_user, 0, true);\n",
+            quote_literal(&quote_ident(&table.schema))
+        ));
+    }
+    ddl.push_str("COMMIT;");
+    if let Err(e) = client.batch_execute(&ddl).await {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// A SQL string literal. Only used for a value that schemagate itself derived (the quoted
+/// schema name inside a DDL batch that cannot take parameters).
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Inserts a row with the next rank (highest + 1, as Flyway does). Runs in the caller's
+/// transaction, so a migration and its row commit together.
+pub async fn insert(
+    client: &impl GenericClient,
+    table: &Table,
+    row: &NewRow<'_>,
+) -> Result<i32, tokio_postgres::Error> {
+    let sql = format!(
+        "INSERT INTO {q} (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
+         SELECT COALESCE(MAX(installed_rank), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8 FROM {q} RETURNING installed_rank",
+        q = table.qualified()
+    );
+    let r = client
+        .query_one(
+            &sql,
+            &[
+                &row.version,
+                &row.description,
+                &row.kind,
+                &row.script,
+                &row.checksum,
+                &row.installed_by,
+                &row.execution_time,
+                &row.success,
+            ],
+        )
+        .await?;
+    Ok(r.get(0))
+}
+
+/// Marks a row as succeeded once a non-transactional script has finished.
+pub async fn mark_success(
+    client: &Client,
+    table: &Table,
+    rank: i32,
+    execution_time: i32,
+) -> Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE {} SET success = true, execution_time = $2 WHERE installed_rank = $1",
+        table.qualified()
+    );
+    client
+        .execute(&sql, &[&rank, &execution_time])
+        .await
+        .map(|_| ())
+}
+
+/// Removes failed rows (`repair`). Returns what was removed, for the log.
+pub async fn delete_failed(
+    client: &Client,
+    table: &Table,
+) -> Result<Vec<(i32, Option<String>, String)>, tokio_postgres::Error> {
+    let sql = format!(
+        "DELETE FROM {} WHERE NOT success RETURNING installed_rank, version, description",
+        table.qualified()
+    );
+    let rows = client.query(&sql, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// True when the schema already holds tables, views or sequences other than the history
+/// table: a database that something else has built, which needs a baseline first.
+pub async fn schema_has_objects(
+    client: &Client,
+    table: &Table,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname <> $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f'))",
+            &[&table.schema, &table.name],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Realigns a row's checksum and description with its local file (`repair`).
+pub async fn realign(
+    client: &Client,
+    table: &Table,
+    rank: i32,
+    description: &str,
+    checksum: i32,
+) -> Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE {} SET description = $2, checksum = $3 WHERE installed_rank = $1",
+        table.qualified()
+    );
+    client
+        .execute(&sql, &[&rank, &description, &checksum])
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_with_inner_quotes_doubled() {
+        let t = Table {
+            schema: "my \"app\"".into(),
+            name: "Hist.ory".into(),
+        };
+        assert_eq!(t.qualified(), "\"my \"\"app\"\"\".\"Hist.ory\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+}

@@ -1,0 +1,6 @@
+//! PostgreSQL adapters: connecting, the advisory lock, the history table, and running scripts.
+
+pub mod connect;
+pub mod exec;
+pub mod history;
+pub mod lock;
