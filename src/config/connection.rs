@@ -1,0 +1,662 @@
+//! Connection resolution: the URL, the `PG*` variables and a mounted Secret's directory merged
+//! field by field (libpq's rule: a later source only fills what is still empty), then defaults,
+//! then the checks that need the merged result. Produces [`ConnSettings`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::conn::{ConnSettings, SslMode};
+use super::conninfo::{self, ConnParams};
+use super::raw::{Raw, SecretFiles, strip_one_newline};
+use super::values::{MAX_IDENTIFIER_BYTES, cut_to_bytes, duration};
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const NOT_SHOWN: &str = "(the value is not shown, as it may hold a password)";
+
+/// Keys read from `SCHEMAGATE_SECRET_DIR`, as CloudNativePG and the Zalando operator publish
+/// them, in the order they are read.
+const SECRET_KEYS: &[&str] = &[
+    "uri", "host", "port", "username", "user", "password", "dbname", "database",
+];
+
+/// `connect_timeout` is the already validated `SCHEMAGATE_CONNECT_TIMEOUT`, which outranks every
+/// libpq source; `wait_timeout` stands in for libpq's `connect_timeout=0` ("no limit").
+pub(crate) fn resolve(
+    raw: &Raw,
+    files: &dyn SecretFiles,
+    connect_timeout: Option<Duration>,
+    wait_timeout: Duration,
+    problems: &mut Vec<String>,
+) -> Option<ConnSettings> {
+    let before = problems.len();
+    let mut merged = ConnParams::default();
+    if let Some((var, url)) = &raw.url {
+        match conninfo::parse(url) {
+            Ok(p) => merged = p,
+            Err(reason) => problems.push(format!("{}: {reason} {NOT_SHOWN}", raw.label(var))),
+        }
+    }
+    merged.fill_from(from_pg(raw, problems));
+    if let Some(dir) = &raw.settings.secret_dir {
+        let label = raw.label("SCHEMAGATE_SECRET_DIR");
+        merged.fill_from(from_secret_dir(&label, Path::new(dir), files, problems));
+    }
+    // A source that did not parse may well have held the user: saying "no user" as well
+    // would send the reader the wrong way.
+    let sources_parsed = problems.len() == before;
+    finish(
+        raw,
+        merged,
+        sources_parsed,
+        connect_timeout,
+        wait_timeout,
+        problems,
+    )
+}
+
+/// The `PG*` variables. Their values are shown in errors, except the password's.
+fn from_pg(raw: &Raw, problems: &mut Vec<String>) -> ConnParams {
+    let pg = &raw.pg;
+    let mut p = ConnParams::default();
+    let fields: [(&str, &str, &Option<String>); 11] = [
+        ("PGHOST", "host", &pg.host),
+        ("PGPORT", "port", &pg.port),
+        ("PGUSER", "user", &pg.user),
+        ("PGPASSWORD", "password", &pg.password),
+        ("PGDATABASE", "dbname", &pg.database),
+        ("PGSSLMODE", "sslmode", &pg.sslmode),
+        ("PGSSLROOTCERT", "sslrootcert", &pg.sslrootcert),
+        ("PGSSLCERT", "sslcert", &pg.sslcert),
+        ("PGSSLKEY", "sslkey", &pg.sslkey),
+        ("PGAPPNAME", "application_name", &pg.appname),
+        ("PGOPTIONS", "options", &pg.options),
+    ];
+    for (var, key, value) in fields {
+        if let Some(value) = value
+            && let Err(reason) = p.set(key, value)
+        {
+            // Only the password is unchecked, so a value reaching here is never one.
+            problems.push(format!("{}: {reason}", raw.shown(var, value)));
+        }
+    }
+    // Our duration syntax is a superset of libpq's whole seconds, so both forms work.
+    if let Some(value) = &pg.connect_timeout {
+        match duration(value) {
+            Ok(d) => p.connect_timeout = Some(d),
+            Err(reason) => problems.push(format!(
+                "{} {reason}",
+                raw.shown("PGCONNECT_TIMEOUT", value)
+            )),
+        }
+    }
+    p
+}
+
+/// A mounted Secret: `uri` first, then the single keys fill what the URI left empty.
+/// A missing key is simply absent; values are never shown.
+fn from_secret_dir(
+    label: &str,
+    dir: &Path,
+    files: &dyn SecretFiles,
+    problems: &mut Vec<String>,
+) -> ConnParams {
+    let mut unreadable = false;
+    let mut read = |key: &str| -> Option<String> {
+        let path = dir.join(key);
+        match files.read(&path) {
+            Ok(text) => text.map(strip_one_newline),
+            Err(e) => {
+                unreadable = true;
+                problems.push(format!("{label}: cannot read {}: {e}", path.display()));
+                None
+            }
+        }
+    };
+    let values: Vec<(&str, Option<String>)> = SECRET_KEYS.iter().map(|k| (*k, read(k))).collect();
+    if values.iter().all(|(_, v)| v.is_none()) && !unreadable {
+        problems.push(format!(
+            "{label}={} holds none of the keys {}; is the Secret mounted there?",
+            dir.display(),
+            SECRET_KEYS.join(", ")
+        ));
+    }
+
+    let mut from_uri = ConnParams::default();
+    let mut single = ConnParams::default();
+    for (key, value) in values {
+        let Some(value) = value else { continue };
+        let path = dir.join(key);
+        let result = match key {
+            "uri" => conninfo::parse(&value).map(|p| from_uri = p),
+            // The first of each pair wins, so "user" only fills an empty "username".
+            "username" | "user" if single.user.is_some() => Ok(()),
+            "dbname" | "database" if single.dbname.is_some() => Ok(()),
+            "username" => single.set("user", &value),
+            "database" => single.set("dbname", &value),
+            key => single.set(key, &value),
+        };
+        if let Err(reason) = result {
+            problems.push(format!("{label}: {}: {reason} {NOT_SHOWN}", path.display()));
+        }
+    }
+    from_uri.fill_from(single);
+    from_uri
+}
+
+/// Defaults, then the checks that need every source merged.
+fn finish(
+    raw: &Raw,
+    p: ConnParams,
+    sources_parsed: bool,
+    connect_timeout: Option<Duration>,
+    wait_timeout: Duration,
+    problems: &mut Vec<String>,
+) -> Option<ConnSettings> {
+    let before = problems.len();
+    let url_var = raw
+        .url
+        .as_ref()
+        .map_or("SCHEMAGATE_DATABASE_URL", |(v, _)| v);
+
+    if p.user.is_none() && sources_parsed {
+        let secret = match &raw.settings.secret_dir {
+            Some(dir) => format!("add a `username` key to the Secret at {dir}"),
+            None => "point SCHEMAGATE_SECRET_DIR at a mounted Secret with a `username` key".into(),
+        };
+        problems.push(format!(
+            "no database user is configured: set PGUSER, or put a user in {url_var} \
+             (postgres://USER@HOST/DB), or {secret}"
+        ));
+    }
+
+    let sslmode = p.sslmode.unwrap_or(SslMode::Prefer);
+    if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && p.sslrootcert.is_none() {
+        problems.push(format!(
+            "sslmode {} needs trusted root certificates: set PGSSLROOTCERT (a PEM file, or \
+             `system` for the built-in web PKI roots), or sslrootcert in {url_var}",
+            sslmode.as_str()
+        ));
+    }
+    match (&p.sslcert, &p.sslkey) {
+        (Some(_), None) => problems.push(
+            "sslcert is set but sslkey is not: a client certificate needs its key (PGSSLKEY)"
+                .into(),
+        ),
+        (None, Some(_)) => problems.push(
+            "sslkey is set but sslcert is not: a client key needs its certificate (PGSSLCERT)"
+                .into(),
+        ),
+        _ => {}
+    }
+    let connect_timeout = match connect_timeout.or(p.connect_timeout) {
+        Some(Duration::ZERO) if wait_timeout > Duration::ZERO => wait_timeout,
+        Some(Duration::ZERO) | None => DEFAULT_CONNECT_TIMEOUT,
+        Some(d) => d,
+    };
+
+    let application_name = p
+        .application_name
+        .or(p.fallback_application_name)
+        .unwrap_or_else(|| {
+            format!(
+                "schemagate/{}",
+                raw.hostname.as_deref().unwrap_or("schemagate")
+            )
+        });
+    let application_name = cut_to_bytes(&application_name, MAX_IDENTIFIER_BYTES).to_string();
+
+    let user = p.user.filter(|_| problems.len() == before)?;
+    Some(ConnSettings {
+        host: p.host.unwrap_or_else(|| "localhost".to_string()),
+        port: p.port.unwrap_or(5432),
+        dbname: p.dbname.unwrap_or_else(|| user.clone()),
+        user,
+        password: p.password,
+        sslmode,
+        sslrootcert: p.sslrootcert,
+        sslcert: p.sslcert,
+        sslkey: p.sslkey,
+        application_name,
+        connect_timeout,
+        options: p.options,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::conn::RootCerts;
+    use crate::config::raw::tests::{Unreadable, env, files};
+    use crate::config::{ConfigError, Settings, load};
+
+    fn run(vars: &[(&str, &str)], fs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        load(&env(vars), &files(fs))
+    }
+
+    fn conn(vars: &[(&str, &str)], fs: &[(&str, &str)]) -> ConnSettings {
+        run(vars, fs)
+            .unwrap_or_else(|e| panic!("{}", e.message))
+            .conn
+    }
+
+    fn err(vars: &[(&str, &str)], fs: &[(&str, &str)]) -> String {
+        match run(vars, fs) {
+            Ok(s) => panic!("loaded: {s:?}"),
+            Err(e) => e.message,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = conn(&[("PGUSER", "app")], &[]);
+        assert_eq!(
+            c,
+            ConnSettings {
+                host: "localhost".into(),
+                port: 5432,
+                user: "app".into(),
+                password: None,
+                dbname: "app".into(),
+                sslmode: SslMode::Prefer,
+                sslrootcert: None,
+                sslcert: None,
+                sslkey: None,
+                application_name: "schemagate/schemagate".into(),
+                connect_timeout: Duration::from_secs(10),
+                options: None,
+            }
+        );
+    }
+
+    /// Every field, every combination of sources that set it: the first source in the order
+    /// URL, PG*, secret dir wins, and the others never leak in.
+    #[test]
+    fn precedence_matrix_field_by_field() {
+        // (field, PG variable, secret file, value per source: URL, PG*, secret dir)
+        let fields: [(&str, &str, &str, [&str; 3]); 5] = [
+            ("host", "PGHOST", "host", ["u-host", "p-host", "s-host"]),
+            ("port", "PGPORT", "port", ["1001", "1002", "1003"]),
+            ("user", "PGUSER", "username", ["u-user", "p-user", "s-user"]),
+            (
+                "password",
+                "PGPASSWORD",
+                "password",
+                ["u-pw", "p-pw", "s-pw"],
+            ),
+            ("dbname", "PGDATABASE", "dbname", ["u-db", "p-db", "s-db"]),
+        ];
+        let get = |c: &ConnSettings, field: &str| -> String {
+            match field {
+                "host" => c.host.clone(),
+                "port" => c.port.to_string(),
+                "user" => c.user.clone(),
+                "password" => c.password.as_ref().map_or("", |p| p.expose()).to_string(),
+                _ => c.dbname.clone(),
+            }
+        };
+        for (field, pg_var, secret_key, values) in fields {
+            for mask in 1..8u8 {
+                // A user is always needed; give it where it cannot mask the field under test.
+                let user = if field == "user" { "" } else { "base@" };
+                let url = if mask & 1 != 0 {
+                    format!("postgres://{user}?{field}={}", values[0])
+                } else {
+                    format!("postgres://{user}")
+                };
+                let mut vars = vec![
+                    ("SCHEMAGATE_DATABASE_URL", url.as_str()),
+                    ("SCHEMAGATE_SECRET_DIR", "/sec"),
+                ];
+                if mask & 2 != 0 {
+                    vars.push((pg_var, values[1]));
+                }
+                let secret_path = format!("/sec/{secret_key}");
+                // One file always exists, so the directory counts as mounted.
+                let mut fs = vec![("/sec/uri", "postgres://")];
+                if mask & 4 != 0 {
+                    fs.push((secret_path.as_str(), values[2]));
+                }
+                let want = values[mask.trailing_zeros() as usize];
+                let c = conn(&vars, &fs);
+                assert_eq!(get(&c, field), want, "{field}, sources {mask:03b}");
+            }
+        }
+    }
+
+    #[test]
+    fn fields_from_different_sources_combine() {
+        let c = conn(
+            &[
+                ("DATABASE_URL", "postgres://app@db"),
+                ("PGPASSWORD", "pw"),
+                ("PGSSLMODE", "require"),
+                ("SCHEMAGATE_SECRET_DIR", "/sec"),
+            ],
+            &[
+                ("/sec/dbname", "appdb\n"),
+                ("/sec/port", "6543\n"),
+                ("/sec/host", "other"),
+            ],
+        );
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str()),
+            ("db", 6543, "app")
+        );
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("pw"));
+        assert_eq!(c.dbname, "appdb");
+        assert_eq!(c.sslmode, SslMode::Require);
+    }
+
+    #[test]
+    fn key_value_string_as_database_url() {
+        let c = conn(
+            &[(
+                "DATABASE_URL",
+                r"host=db port=5433 user=app password='it''s \' quoted' dbname=app",
+            )],
+            &[],
+        );
+        assert_eq!(
+            c.password.as_ref().map(|p| p.expose()),
+            Some("it's ' quoted")
+        );
+        assert_eq!(c.port, 5433);
+    }
+
+    #[test]
+    fn secret_dir_uri_then_single_keys() {
+        let dir = [("SCHEMAGATE_SECRET_DIR", "/s")];
+        let c = conn(
+            &dir,
+            &[
+                ("/s/uri", "postgresql://app:pw@cluster-rw.ns:5432/app\n"),
+                ("/s/host", "cluster-rw"),
+                ("/s/dbname", "other"),
+                ("/s/username", "ignored-too"),
+            ],
+        );
+        assert_eq!(c.host, "cluster-rw.ns", "the uri comes first");
+        assert_eq!(c.dbname, "app");
+        assert_eq!(c.user, "app");
+
+        // CloudNativePG publishes both `username` and `user`; `username` is read first.
+        let c = conn(
+            &dir,
+            &[
+                ("/s/username", "a"),
+                ("/s/user", "b"),
+                ("/s/database", "d"),
+                ("/s/password", "pw\n"),
+            ],
+        );
+        assert_eq!((c.user.as_str(), c.dbname.as_str()), ("a", "d"));
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("pw"));
+        let c = conn(
+            &dir,
+            &[("/s/user", "b"), ("/s/dbname", "x"), ("/s/database", "y")],
+        );
+        assert_eq!((c.user.as_str(), c.dbname.as_str()), ("b", "x"));
+
+        let e = err(&dir, &[]);
+        assert!(
+            e.contains("SCHEMAGATE_SECRET_DIR=/s holds none of the keys uri"),
+            "{e}"
+        );
+        let e = load(&env(&dir), &Unreadable).unwrap_err().message;
+        assert!(
+            e.contains("SCHEMAGATE_SECRET_DIR: cannot read /s/uri: permission denied"),
+            "{e}"
+        );
+        let e = err(&dir, &[("/s/username", "a"), ("/s/port", "x")]);
+        assert!(
+            e.contains("SCHEMAGATE_SECRET_DIR: /s/port: the port must be a number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_user_names_every_source() {
+        let e = err(&[("PGHOST", "db")], &[]);
+        assert!(
+            e.contains("no database user is configured: set PGUSER"),
+            "{e}"
+        );
+        assert!(
+            e.contains("SCHEMAGATE_DATABASE_URL (postgres://USER@HOST/DB)"),
+            "{e}"
+        );
+        assert!(e.contains("SCHEMAGATE_SECRET_DIR"), "{e}");
+        let e = err(
+            &[
+                ("DATABASE_URL", "postgres://db/x"),
+                ("SCHEMAGATE_SECRET_DIR", "/s"),
+            ],
+            &[("/s/password", "p")],
+        );
+        assert!(e.contains("put a user in DATABASE_URL"), "{e}");
+        assert!(
+            e.contains("add a `username` key to the Secret at /s"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pg_variable_errors_name_the_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "PGPORT",
+                "0",
+                r#"PGPORT="0": the port must be a number between 1 and 65535"#,
+            ),
+            ("PGPORT", "65536", r#"PGPORT="65536": the port must be"#),
+            ("PGPORT", "abc", r#"PGPORT="abc": the port must be"#),
+            ("PGPORT", "5432,5433", "several hosts"),
+            ("PGHOST", "a,b", r#"PGHOST="a,b": host lists several hosts"#),
+            (
+                "PGSSLMODE",
+                "verify",
+                r#"PGSSLMODE="verify": sslmode must be one of"#,
+            ),
+            (
+                "PGCONNECT_TIMEOUT",
+                "soon",
+                r#"PGCONNECT_TIMEOUT="soon" is not a duration"#,
+            ),
+        ];
+        for (var, value, want) in cases {
+            let e = err(&[("PGUSER", "app"), (var, value)], &[]);
+            assert!(e.contains(want), "{var}={value}: {e}");
+        }
+        let c = conn(
+            &[
+                ("PGUSER", "a"),
+                ("PGPORT", "65535"),
+                ("PGSSLMODE", "VERIFY-CA"),
+                ("PGSSLROOTCERT", "/ca.pem"),
+            ],
+            &[],
+        );
+        assert_eq!((c.port, c.sslmode), (65535, SslMode::VerifyCa));
+    }
+
+    #[test]
+    fn tls_settings() {
+        let user = ("PGUSER", "app");
+        for mode in ["verify-ca", "verify-full"] {
+            let e = err(&[user, ("PGSSLMODE", mode)], &[]);
+            assert!(e.contains(&format!("sslmode {mode} needs trusted root certificates: set PGSSLROOTCERT (a PEM file, or `system`")), "{e}");
+        }
+        let c = conn(
+            &[
+                user,
+                ("PGSSLMODE", "verify-full"),
+                ("PGSSLROOTCERT", "system"),
+            ],
+            &[],
+        );
+        assert_eq!(c.sslrootcert, Some(RootCerts::System));
+        let c = conn(
+            &[(
+                "DATABASE_URL",
+                "postgres://app@db?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+            )],
+            &[],
+        );
+        assert_eq!(
+            c.sslrootcert,
+            Some(RootCerts::File(PathBuf::from("/etc/ca.pem")))
+        );
+        let c = conn(&[user, ("PGSSLMODE", "disable")], &[]);
+        assert_eq!(c.sslmode, SslMode::Disable);
+        let c = conn(&[user, ("PGSSLCERT", "/c"), ("PGSSLKEY", "/k")], &[]);
+        assert_eq!(
+            (c.sslcert, c.sslkey),
+            (Some(PathBuf::from("/c")), Some(PathBuf::from("/k")))
+        );
+        assert!(
+            err(&[user, ("PGSSLCERT", "/c")], &[]).contains("sslcert is set but sslkey is not")
+        );
+        assert!(err(&[user, ("PGSSLKEY", "/k")], &[]).contains("sslkey is set but sslcert is not"));
+        assert!(err(&[user, ("PGSSLMODE", "allow")], &[]).contains("allow is not supported"));
+    }
+
+    #[test]
+    fn socket_dir_host() {
+        let c = conn(&[("PGUSER", "app"), ("PGHOST", "/var/run/postgresql")], &[]);
+        assert_eq!(c.host, "/var/run/postgresql");
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app@:5432/app?sslmode=prefer&host=/var/run/postgresql"
+        );
+        let c = conn(&[("DATABASE_URL", "postgresql://app@%2Ftmp/db")], &[]);
+        assert_eq!(c.host, "/tmp");
+    }
+
+    #[test]
+    fn ipv6_host() {
+        let c = conn(&[("DATABASE_URL", "postgres://app@[::1]:6000/db")], &[]);
+        assert_eq!((c.host.as_str(), c.port), ("::1", 6000));
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app@[::1]:6000/db?sslmode=prefer"
+        );
+    }
+
+    #[test]
+    fn connect_timeout_precedence() {
+        let url = |t: &str| format!("postgres://app@db?connect_timeout={t}");
+        let u = url("7");
+        let cases: &[(&[(&str, &str)], Duration)] = &[
+            (&[("PGUSER", "a")], Duration::from_secs(10)),
+            (
+                &[("PGUSER", "a"), ("PGCONNECT_TIMEOUT", "3")],
+                Duration::from_secs(3),
+            ),
+            (
+                &[("DATABASE_URL", &u), ("PGCONNECT_TIMEOUT", "3")],
+                Duration::from_secs(7),
+            ),
+            (
+                &[
+                    ("DATABASE_URL", &u),
+                    ("PGCONNECT_TIMEOUT", "3"),
+                    ("SCHEMAGATE_CONNECT_TIMEOUT", "1500ms"),
+                ],
+                Duration::from_millis(1500),
+            ),
+            // libpq's 0 means "no limit"; ours is bounded by the wait.
+            (
+                &[("PGUSER", "a"), ("PGCONNECT_TIMEOUT", "0")],
+                Duration::from_secs(120),
+            ),
+            (
+                &[
+                    ("PGUSER", "a"),
+                    ("PGCONNECT_TIMEOUT", "0"),
+                    ("SCHEMAGATE_WAIT_TIMEOUT", "0"),
+                ],
+                Duration::from_secs(10),
+            ),
+        ];
+        for (vars, want) in cases {
+            assert_eq!(conn(vars, &[]).connect_timeout, *want, "{vars:?}");
+        }
+        let e = err(&[("PGUSER", "a"), ("SCHEMAGATE_CONNECT_TIMEOUT", "0")], &[]);
+        assert!(
+            e.contains("SCHEMAGATE_CONNECT_TIMEOUT must be longer than 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn application_name() {
+        let c = conn(&[("PGUSER", "a"), ("HOSTNAME", "migrate-x7k2p")], &[]);
+        assert_eq!(c.application_name, "schemagate/migrate-x7k2p");
+        let c = conn(
+            &[("PGUSER", "a"), ("HOSTNAME", "h"), ("PGAPPNAME", "mine")],
+            &[],
+        );
+        assert_eq!(c.application_name, "mine");
+        let c = conn(
+            &[
+                ("DATABASE_URL", "postgres://a@db?application_name=url"),
+                ("PGAPPNAME", "env"),
+            ],
+            &[],
+        );
+        assert_eq!(c.application_name, "url");
+        let c = conn(
+            &[(
+                "DATABASE_URL",
+                "postgres://a@db?fallback_application_name=fb",
+            )],
+            &[],
+        );
+        assert_eq!(c.application_name, "fb");
+
+        // "schemagate/" is 11 bytes; 51 more make 62, so the two-byte "é" would end at 64.
+        let host = format!("{}éééé", "a".repeat(51));
+        let c = conn(&[("PGUSER", "a"), ("HOSTNAME", &host)], &[]);
+        assert_eq!(c.application_name.len(), 62);
+        assert_eq!(c.application_name, format!("schemagate/{}", "a".repeat(51)));
+        let long = "é".repeat(40);
+        let c = conn(&[("PGUSER", "a"), ("PGAPPNAME", &long)], &[]);
+        assert_eq!(c.application_name, "é".repeat(31));
+    }
+
+    #[test]
+    fn file_forms_of_connection_variables() {
+        let c = conn(
+            &[
+                ("DATABASE_URL_FILE", "/r/url"),
+                ("PGPASSWORD_FILE", "/r/pw"),
+                ("PGSSLMODE_FILE", "/r/mode"),
+            ],
+            &[
+                ("/r/url", "postgres://app@db/app\n"),
+                ("/r/pw", "s3cret\r\n"),
+                ("/r/mode", "require\n"),
+            ],
+        );
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        assert_eq!(c.sslmode, SslMode::Require);
+        let e = err(
+            &[("PGUSER", "a"), ("PGPORT_FILE", "/r/port")],
+            &[("/r/port", "x\n")],
+        );
+        assert!(
+            e.contains(r#"PGPORT="x" (read from PGPORT_FILE=/r/port): the port must be"#),
+            "{e}"
+        );
+        let e = err(
+            &[("PGUSER", "a"), ("SCHEMAGATE_DATABASE_URL_FILE", "/nope")],
+            &[],
+        );
+        assert!(
+            e.contains("SCHEMAGATE_DATABASE_URL_FILE=/nope names a file that does not exist"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! The small value syntaxes every setting shares: durations, booleans, version text, names.
+//!
+//! The `pub` functions echo the text they reject, for the CLI and for settings that are not
+//! secret. The `pub(crate)` variants return only the reason, so that a caller holding a value
+//! that may carry a password (a connection string) can report it without showing it.
+
+use std::time::Duration;
+
+const DURATION_HELP: &str = "use 30s, 5m, 1h30m, 250ms or a number of seconds";
+
+/// No setting needs more, and a bound keeps `Instant + duration` from overflowing later.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses `30s`, `5m`, `1h30m`, `250ms`, or a plain number of seconds (`90`).
+///
+/// Units are `h`, `m`, `s` and `ms`, each at most once, largest first, no spaces inside.
+/// Surrounding whitespace is ignored.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    duration(text).map_err(|reason| format!("{text:?} {reason}"))
+}
+
+/// Accepts `true/false/1/0/yes/no` in any case, surrounding whitespace ignored.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    boolean(text)
+        .ok_or_else(|| format!("{text:?} is not a boolean; use true or false (1/0, yes/no)"))
+}
+
+/// [`parse_duration`] without the value in the error: the reason reads after the value's name.
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let not_a_duration = || format!("is not a duration; {DURATION_HELP}");
+    if text.is_empty() {
+        return Err(not_a_duration());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = text.parse().map_err(|_| "is too long".to_string())?;
+        return bounded(Duration::from_secs(secs));
+    }
+
+    // Units in the order they must appear; "ms" is listed before "m" so it is tried first
+    // at the same position, but it ranks last.
+    const UNITS: [(&str, u64, usize); 4] = [
+        ("ms", 1, 3),
+        ("h", 3_600_000, 0),
+        ("m", 60_000, 1),
+        ("s", 1_000, 2),
+    ];
+    let mut rest = text;
+    let mut total_ms: u64 = 0;
+    let mut next_rank = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(not_a_duration());
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "is too long".to_string())?;
+        rest = &rest[digits..];
+        let (unit, factor, rank) = UNITS
+            .iter()
+            .find(|(unit, _, _)| rest.starts_with(unit))
+            .copied()
+            .ok_or_else(not_a_duration)?;
+        if rank < next_rank {
+            return Err(format!(
+                "is not a duration: units go from largest to smallest, each once; {DURATION_HELP}"
+            ));
+        }
+        next_rank = rank + 1;
+        rest = &rest[unit.len()..];
+        total_ms = number
+            .checked_mul(factor)
+            .and_then(|ms| ms.checked_add(total_ms))
+            .ok_or_else(|| "is too long".to_string())?;
+    }
+    bounded(Duration::from_millis(total_ms))
+}
+
+fn bounded(d: Duration) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        Err("is too long: at most 366 days".to_string())
+    } else {
+        Ok(d)
+    }
+}
+
+pub(crate) fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Flyway's version text: digits separated by `.` or `_` (`7.1`, `2024_05_01`).
+pub(crate) fn is_version(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .split(['.', '_'])
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// PostgreSQL's `NAMEDATALEN - 1`: longer identifiers are silently truncated by the server,
+/// which would make the history table a different one than configured.
+pub(crate) const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// `text` cut to at most `max` bytes without splitting a character.
+pub(crate) fn cut_to_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Damerau–Levenshtein distance (optimal string alignment): a swapped pair of letters
+/// (`LGO` for `LOG`) is one typo, not two.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The candidate closest to `word`, if it is close enough to be the likely intent.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word = word.to_ascii_uppercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_uppercase()), c))
+        .filter(|(d, c)| *d <= (c.len() / 4).clamp(1, 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok: &[(&str, Duration)] = &[
+            ("30s", Duration::from_secs(30)),
+            ("5m", Duration::from_secs(300)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("1h30m15s", Duration::from_secs(5415)),
+            ("2m500ms", Duration::from_millis(120_500)),
+            ("250ms", Duration::from_millis(250)),
+            ("90", Duration::from_secs(90)),
+            ("0", Duration::ZERO),
+            ("0s", Duration::ZERO),
+            (" 4m ", Duration::from_secs(240)),
+            ("4m\n", Duration::from_secs(240)),
+            ("1h", Duration::from_secs(3600)),
+            ("8784h", Duration::from_secs(366 * 24 * 3600)),
+        ];
+        for (text, want) in ok {
+            assert_eq!(parse_duration(text), Ok(*want), "{text:?}");
+        }
+        let bad = [
+            "",
+            " ",
+            "5 minutes",
+            "5 m",
+            "1.5s",
+            "-5s",
+            "+5",
+            "s",
+            "5M",
+            "5S",
+            "30sec",
+            "1m1h",
+            "1s1s",
+            "5m 30s",
+            "ms",
+            "1d",
+            "8785h",
+            "99999999999999999999",
+            "18446744073709551615h",
+            "1h-",
+        ];
+        for text in bad {
+            let err = parse_duration(text).expect_err(text);
+            assert!(err.starts_with(&format!("{text:?} ")), "{err}");
+        }
+        assert!(
+            parse_duration("5 minutes")
+                .unwrap_err()
+                .ends_with("is not a duration; use 30s, 5m, 1h30m, 250ms or a number of seconds")
+        );
+        assert!(
+            parse_duration("1m1h")
+                .unwrap_err()
+                .contains("largest to smallest")
+        );
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["true", "TRUE", "True", "1", "yes", "YES", " yes\n"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t:?}");
+        }
+        for t in ["false", "FALSE", "0", "no", "No"] {
+            assert_eq!(parse_bool(t), Ok(false), "{t:?}");
+        }
+        for t in ["", "on", "off", "y", "n", "2", "truee", "t"] {
+            let err = parse_bool(t).expect_err(t);
+            assert!(err.contains("is not a boolean"), "{err}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        for v in ["1", "7.1", "2024_05_01", "1.0.10", "001"] {
+            assert!(is_version(v), "{v}");
+        }
+        for v in ["", "v1", "1.", ".1", "1..2", "1.a", "1-2", " 1", "latest"] {
+            assert!(!is_version(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn cutting_respects_char_boundaries() {
+        assert_eq!(cut_to_bytes("abc", 63), "abc");
+        assert_eq!(cut_to_bytes("abcdef", 3), "abc");
+        // "é" is two bytes: cutting at 2 would split it.
+        assert_eq!(cut_to_bytes("aé", 2), "a");
+        assert_eq!(cut_to_bytes("aé", 3), "aé");
+    }
+
+    #[test]
+    fn suggestions() {
+        let known = ["DEADLINE", "LOG", "LOG_FORMAT", "LOCATIONS", "LOCK_TIMEOUT"];
+        assert_eq!(closest("DEADLIN", known), Some("DEADLINE"));
+        assert_eq!(closest("deadline", known), Some("DEADLINE"));
+        assert_eq!(closest("LGO", known), Some("LOG"));
+        assert_eq!(closest("LOCATION", known), Some("LOCATIONS"));
+        assert_eq!(closest("LOCK_TIMOUT", known), Some("LOCK_TIMEOUT"));
+        assert_eq!(closest("PASSWORD", known), None);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+    }
+}
