@@ -13,6 +13,9 @@ pub enum Command {
     Plan,
     Version,
     Help,
+    /// Hidden: panics on purpose, so tests can prove the panic path (exit 70, no secret in
+    /// the message) on the real binary.
+    CrashTest,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +61,7 @@ fn command(word: &str) -> Option<Command> {
         "plan" => Command::Plan,
         "version" => Command::Version,
         "help" => Command::Help,
+        "internal-crash-test" => Command::CrashTest,
         _ => return None,
     })
 }
@@ -122,12 +126,11 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                 if !known {
                     return Err(format!("unknown flag --{name}"));
                 }
-                // A boolean setting given as a bare flag means true.
-                let v = match (&inline, args.get(i)) {
-                    (None, None) => "true".to_string(),
-                    (None, Some(next)) if next.starts_with("--") => "true".to_string(),
-                    _ => value(&mut i)?,
-                };
+                // A boolean setting given as a bare flag means true; it takes the next word
+                // only if that is a boolean, so `--out-of-order migrate` keeps its command.
+                let is_bool = matches!(key.as_str(), "OUT_OF_ORDER" | "IGNORE_MISSING" | "BASELINE_ON_MIGRATE");
+                let next_is_bool = args.get(i).is_some_and(|n| crate::config::parse_bool(n).is_ok());
+                let v = if inline.is_none() && is_bool && !next_is_bool { "true".to_string() } else { value(&mut i)? };
                 cli.overrides.push((format!("SCHEMAGATE_{key}"), v));
             }
         }
@@ -183,5 +186,15 @@ mod tests {
         );
         assert!(p(&["info", "extra"]).is_err());
         assert!(p(&["--format", "xml"]).is_err());
+        assert!(p(&["--deadline"]).unwrap_err().contains("--deadline needs a value"));
+    }
+
+    #[test]
+    fn a_bare_boolean_flag_keeps_the_command_after_it() {
+        let c = p(&["--out-of-order", "migrate"]).unwrap();
+        assert_eq!(c.command, Command::Migrate);
+        assert_eq!(c.overrides, [("SCHEMAGATE_OUT_OF_ORDER".to_string(), "true".to_string())]);
+        let c = p(&["--ignore-missing", "false", "info"]).unwrap();
+        assert_eq!((c.command, c.overrides[0].1.as_str()), (Command::Info, "false"));
     }
 }
