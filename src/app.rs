@@ -143,6 +143,12 @@ impl Run<'_> {
 
     /// Runs one command to its outcome.
     pub async fn run(&self, command: Command, report: &mut Report) -> Result<(), Failure> {
+        if command == Command::CrashTest {
+            panic!(
+                "crash test requested (target {})",
+                self.settings.conn.redacted_url()
+            );
+        }
         let scripts = load_scripts(self.settings)?;
         let policy = self.policy()?;
         let c = self.open().await?;
@@ -191,7 +197,7 @@ impl Run<'_> {
             }
             Command::Baseline => self.baseline(&c).await,
             Command::Repair => self.repair(&c, &scripts, &locals, &policy).await,
-            Command::Version | Command::Help => Ok(()),
+            Command::Version | Command::Help | Command::CrashTest => Ok(()),
         };
         drop(_registration);
         c.session.close().await;

@@ -128,9 +128,18 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                 }
                 // A boolean setting given as a bare flag means true; it takes the next word
                 // only if that is a boolean, so `--out-of-order migrate` keeps its command.
-                let is_bool = matches!(key.as_str(), "OUT_OF_ORDER" | "IGNORE_MISSING" | "BASELINE_ON_MIGRATE");
-                let next_is_bool = args.get(i).is_some_and(|n| crate::config::parse_bool(n).is_ok());
-                let v = if inline.is_none() && is_bool && !next_is_bool { "true".to_string() } else { value(&mut i)? };
+                let is_bool = matches!(
+                    key.as_str(),
+                    "OUT_OF_ORDER" | "IGNORE_MISSING" | "BASELINE_ON_MIGRATE"
+                );
+                let next_is_bool = args
+                    .get(i)
+                    .is_some_and(|n| crate::config::parse_bool(n).is_ok());
+                let v = if inline.is_none() && is_bool && !next_is_bool {
+                    "true".to_string()
+                } else {
+                    value(&mut i)?
+                };
                 cli.overrides.push((format!("SCHEMAGATE_{key}"), v));
             }
         }
@@ -186,15 +195,25 @@ mod tests {
         );
         assert!(p(&["info", "extra"]).is_err());
         assert!(p(&["--format", "xml"]).is_err());
-        assert!(p(&["--deadline"]).unwrap_err().contains("--deadline needs a value"));
+        assert!(
+            p(&["--deadline"])
+                .unwrap_err()
+                .contains("--deadline needs a value")
+        );
     }
 
     #[test]
     fn a_bare_boolean_flag_keeps_the_command_after_it() {
         let c = p(&["--out-of-order", "migrate"]).unwrap();
         assert_eq!(c.command, Command::Migrate);
-        assert_eq!(c.overrides, [("SCHEMAGATE_OUT_OF_ORDER".to_string(), "true".to_string())]);
+        assert_eq!(
+            c.overrides,
+            [("SCHEMAGATE_OUT_OF_ORDER".to_string(), "true".to_string())]
+        );
         let c = p(&["--ignore-missing", "false", "info"]).unwrap();
-        assert_eq!((c.command, c.overrides[0].1.as_str()), (Command::Info, "false"));
+        assert_eq!(
+            (c.command, c.overrides[0].1.as_str()),
+            (Command::Info, "false")
+        );
     }
 }

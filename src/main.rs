@@ -24,6 +24,14 @@ fn termination_log_target(env: &[(String, String)]) -> (PathBuf, bool) {
     }
 }
 
+fn migrations(n: usize) -> String {
+    if n == 1 {
+        "1 migration".into()
+    } else {
+        format!("{n} migrations")
+    }
+}
+
 fn finish(
     outcome: &Result<(), Failure>,
     command: Command,
@@ -38,8 +46,8 @@ fn finish(
         .map_or("internal", |e| e.name);
     let duration_ms = started.elapsed().as_millis() as u64;
     let command = format!("{command:?}").to_lowercase();
-    let before = report.before.as_deref().unwrap_or("");
-    let after = report.after.as_deref().unwrap_or("");
+    let before = report.before.as_deref().unwrap_or("<none>");
+    let after = report.after.as_deref().unwrap_or("<none>");
     let paragraph = match outcome {
         Ok(()) => {
             tracing::info!(

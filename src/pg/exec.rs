@@ -242,16 +242,19 @@ impl Ctx<'_> {
                 ),
             );
         };
+        // A server shutting down (57P01/57P02), a lost connection: the script was rolled back
+        // or its commit's fate is in the history table; a retry can help, so not exit 1.
         let (retryable, kind) = classify(err);
         let kind = match kind {
+            _ if retryable => FailureKind::Unavailable,
             FailureKind::Denied => FailureKind::Denied,
-            _ if err.as_db_error().is_none() && retryable => FailureKind::Unavailable,
             _ => FailureKind::MigrationFailed,
         };
         let msg = if kind == FailureKind::Unavailable {
             format!(
-                "lost the connection while applying {what} at {} ({err}); if it was committing, the outcome is unknown: the history table is authoritative and the next run applies {what} only if its row is absent",
-                e.at
+                "lost the database while applying {what} at {} ({}); if it was committing, the outcome is unknown: the history table is authoritative and the next run applies {what} only if its row is absent",
+                e.at,
+                describe_error(err)
             )
         } else {
             format!("{what} failed at {}: {}{tail}", e.at, describe_error(err))

@@ -1,0 +1,143 @@
+//! End-to-end: credentials from every source, authentication failures and TLS verification, with no password in any output.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: &str = "schemagate_history";
+const PASSWORD: &str = "p@ss:w/rd?#%\\;' with spaces";
+
+fn one_script() -> tempfile::TempDir {
+    migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")])
+}
+
+fn without_password(env: Vec<(String, String)>) -> Vec<(String, String)> {
+    env.into_iter().filter(|(k, _)| k != "PGPASSWORD").collect()
+}
+
+fn assert_no_secret(out: &Outcome, secret: &str) {
+    for text in [
+        &out.stdout,
+        &out.stderr,
+        &out.termination_log.clone().unwrap_or_default(),
+    ] {
+        assert!(!text.contains(secret), "the password leaked\n{out}");
+    }
+}
+
+fn password_server() -> (PgServer, TestDb, String) {
+    let server = PgServer::start(ServerOptions {
+        password_auth: true,
+        ..ServerOptions::default()
+    });
+    let db = server.fresh_db();
+    let role = unique_name("app");
+    db.exec(&format!("CREATE ROLE {role} LOGIN PASSWORD '{}'; GRANT ALL ON DATABASE \"{}\" TO {role}; ALTER DATABASE \"{}\" OWNER TO {role};", PASSWORD.replace('\'', "''"), db.name(), db.name()));
+    (server, db, role)
+}
+
+#[test]
+fn a_wrong_password_exits_77_at_once_without_showing_it() {
+    let (_server, db, role) = password_server();
+    let dir = one_script();
+    let wrong = "not-the-password-Zq9";
+    let out = Sg::new(BIN)
+        .envs(db.env_as(&role, Some(wrong)))
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "60s")
+        .run();
+    out.assert_code(77);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "authentication failures must not be retried\n{out}"
+    );
+    assert_no_secret(&out, wrong);
+    assert!(
+        out.termination_log
+            .as_deref()
+            .unwrap_or("")
+            .contains("denied (exit 77)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn credentials_from_a_url_a_password_file_and_a_secret_dir() {
+    let (_server, db, role) = password_server();
+    let dir = one_script();
+
+    // PGPASSWORD_FILE, with the trailing newline a `kubectl create secret --from-file` leaves.
+    let secrets = tempfile::tempdir().unwrap();
+    let pw_file = write_file(secrets.path(), "password", &format!("{PASSWORD}\n"));
+    let out = Sg::new(BIN)
+        .envs(without_password(db.env_as(&role, None)))
+        .env("PGPASSWORD_FILE", &pw_file)
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .run();
+    out.assert_success();
+    assert_no_secret(&out, PASSWORD);
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+    assert_eq!(db.history(T)[0].installed_by, role);
+
+    // A mounted Secret as CloudNativePG publishes it, and nothing else.
+    let cnpg = tempfile::tempdir().unwrap();
+    write_file(cnpg.path(), "username", &role);
+    write_file(cnpg.path(), "password", PASSWORD);
+    write_file(cnpg.path(), "host", "127.0.0.1");
+    write_file(cnpg.path(), "port", &db.port().to_string());
+    write_file(cnpg.path(), "dbname", db.name());
+    let out = Sg::new(BIN)
+        .env("SCHEMAGATE_SECRET_DIR", cnpg.path())
+        .env("PGSSLMODE", "disable")
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .arg("validate")
+        .run();
+    out.assert_success();
+    assert_no_secret(&out, PASSWORD);
+}
+
+fn tls_server(names: &[&str]) -> (PgServer, TlsFiles, tempfile::TempDir) {
+    let certs = tempfile::tempdir().unwrap();
+    let tls = TlsFiles::generate(certs.path(), names);
+    let server = PgServer::start(ServerOptions {
+        tls: Some(tls.clone()),
+        ..ServerOptions::default()
+    });
+    (server, tls, certs)
+}
+
+#[test]
+fn verify_full_refuses_a_certificate_for_another_host_and_accepts_the_right_one() {
+    let dir = one_script();
+
+    let (server, tls, _certs) = tls_server(&["db.example.internal"]);
+    let db = server.fresh_db();
+    let out = Sg::new(BIN)
+        .envs(db.env())
+        .env("PGHOST", "localhost")
+        .env("PGSSLMODE", "verify-full")
+        .env("PGSSLROOTCERT", &tls.ca_cert)
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "60s")
+        .run();
+    out.assert_code(77);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "a verification failure is never retried\n{out}"
+    );
+    assert!(!db.table_exists(T));
+
+    let (server, tls, _certs) = tls_server(&["localhost", "127.0.0.1"]);
+    let db = server.fresh_db();
+    let out = Sg::new(BIN)
+        .envs(db.env())
+        .env("PGHOST", "localhost")
+        .env("PGSSLMODE", "verify-full")
+        .env("PGSSLROOTCERT", &tls.ca_cert)
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .run();
+    out.assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+}

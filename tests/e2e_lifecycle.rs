@@ -1,0 +1,242 @@
+//! End-to-end: signals, the deadline, an absent or late or restarting server, and the exit codes that follow.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: &str = "schemagate_history";
+
+fn slow_folder() -> tempfile::TempDir {
+    migrations_dir(&[
+        ("V1__fast.sql", "CREATE TABLE fast (id int);"),
+        (
+            "V2__slow.sql",
+            "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);",
+        ),
+    ])
+}
+
+fn stopped_cleanly(db: &TestDb) {
+    assert_eq!(
+        versions(db, T),
+        [(some("1"), true)],
+        "only the finished script may be recorded"
+    );
+    assert!(
+        !db.table_exists("slow"),
+        "the interrupted script must be rolled back"
+    );
+    assert_eq!(db.advisory_locks_held(), 0);
+    // The cancelled backend may take a moment to go once its client has left.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while db.backends_with_app_prefix("schemagate") > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        db.backends_with_app_prefix("schemagate"),
+        0,
+        "no backend of ours may be left running"
+    );
+}
+
+fn stop_with(sig: i32, code: i32) {
+    let db = PgServer::shared().fresh_db();
+    let dir = slow_folder();
+    let running = sg(&db, dir.path()).spawn();
+    // Wait until the slow statement is running on the server.
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
+        assert!(std::time::Instant::now() < until, "the slow statement never started\n{}", running.stderr_so_far());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = std::time::Instant::now();
+    running.signal(sig);
+    let out = running.wait();
+    out.assert_code(code);
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop\n{out}",
+        sent.elapsed()
+    );
+    assert!(
+        out.termination_log
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("(exit {code})")),
+        "{out}"
+    );
+    stopped_cleanly(&db);
+}
+
+#[test]
+fn sigterm_during_a_statement_cancels_it_and_exits_143() {
+    stop_with(libc::SIGTERM, 143);
+}
+
+#[test]
+fn sigint_during_a_statement_cancels_it_and_exits_130() {
+    stop_with(libc::SIGINT, 130);
+}
+
+#[test]
+fn the_deadline_cancels_the_run_and_exits_124() {
+    let db = PgServer::shared().fresh_db();
+    let dir = slow_folder();
+    let out = sg(&db, dir.path()).env("SCHEMAGATE_DEADLINE", "3s").run();
+    out.assert_code(124);
+    assert!(out.elapsed < Duration::from_secs(10), "{out}");
+    assert!(out.stderr.contains("SCHEMAGATE_DEADLINE expired"), "{out}");
+    stopped_cleanly(&db);
+}
+
+#[test]
+fn nothing_listening_exits_69_after_the_wait_timeout() {
+    let dir = slow_folder();
+    let out = Sg::new(BIN)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", free_port().to_string())
+        .env("PGUSER", "postgres")
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "3s")
+        .env("SCHEMAGATE_LOG_FORMAT", "json")
+        .run();
+    out.assert_code(69);
+    assert!(
+        out.elapsed >= Duration::from_secs(3) && out.elapsed < Duration::from_secs(8),
+        "{out}"
+    );
+    let attempts = out
+        .stderr_json_lines()
+        .iter()
+        .filter(|l| l.get("attempt").is_some())
+        .count();
+    assert!(attempts >= 3, "every attempt is logged\n{out}");
+}
+
+#[test]
+fn a_database_that_starts_three_seconds_late_is_waited_for() {
+    let port = free_port();
+    let dir = slow_folder();
+    std::fs::remove_file(dir.path().join("V2__slow.sql")).unwrap();
+    let running = Sg::new(BIN)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", port.to_string())
+        .env("PGUSER", "postgres")
+        .env("PGSSLMODE", "disable")
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "30s")
+        .spawn();
+    std::thread::sleep(Duration::from_secs(3));
+    let server = PgServer::start(ServerOptions {
+        port: Some(port),
+        ..ServerOptions::default()
+    });
+    let out = running.wait();
+    out.assert_success();
+    assert!(out.elapsed >= Duration::from_secs(3), "{out}");
+    let mut admin = server.admin_client("postgres");
+    let n: i64 = admin
+        .query_one("SELECT count(*) FROM schemagate_history WHERE success", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn a_fast_shutdown_mid_run_fails_retryably_and_the_rerun_finishes() {
+    let server = PgServer::start(ServerOptions::default());
+    let db = server.fresh_db();
+    let dir = slow_folder();
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "2s")
+        .spawn();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
+        assert!(std::time::Instant::now() < until, "the slow statement never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop_fast();
+    let out = running.wait();
+    assert!(
+        matches!(out.code, Some(69)),
+        "a lost server is retryable (69)\n{out}"
+    );
+    server.start_again();
+    write_file(
+        dir.path(),
+        "V2__slow.sql",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(0.1);",
+    );
+    sg(&db, dir.path()).run().assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+}
+
+#[test]
+fn usage_config_and_panic_have_their_own_codes() {
+    let out = Sg::new(BIN).arg("migrat").run();
+    out.assert_code(64);
+    assert!(out.stderr.contains("unknown command `migrat`"), "{out}");
+    Sg::new(BIN).args(["--deadlin", "5m"]).run().assert_code(64);
+
+    let out = Sg::new(BIN)
+        .env("SCHEMAGATE_DEADLNE", "5m")
+        .env("PGUSER", "x")
+        .run();
+    out.assert_code(78);
+    assert!(
+        out.stderr.contains("SCHEMAGATE_DEADLINE"),
+        "did you mean\n{out}"
+    );
+    assert!(
+        out.termination_log
+            .as_deref()
+            .unwrap_or("")
+            .contains("config (exit 78)"),
+        "{out}"
+    );
+    Sg::new(BIN)
+        .env("SCHEMAGATE_DEADLINE", "5 minutes")
+        .env("PGUSER", "x")
+        .run()
+        .assert_code(78);
+
+    let out = Sg::new(BIN)
+        .arg("internal-crash-test")
+        .env("DATABASE_URL", "postgres://app:hunter2secret@db/app")
+        .run();
+    out.assert_code(70);
+    assert!(out.stderr.contains("internal error"), "{out}");
+    for text in [
+        &out.stdout,
+        &out.stderr,
+        out.termination_log.as_ref().unwrap(),
+    ] {
+        assert!(
+            !text.contains("hunter2secret"),
+            "the password leaked\n{out}"
+        );
+    }
+}
+
+#[test]
+fn version_prints_the_exit_code_table_as_json() {
+    let out = Sg::new(BIN)
+        .args(["version", "--exit-codes", "--format", "json"])
+        .run();
+    out.assert_success();
+    let table = out.stdout_json();
+    let codes: Vec<i64> = table
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [0, 1, 3, 64, 65, 69, 70, 75, 77, 78, 124, 130, 143]);
+    let plain = Sg::new(BIN).arg("version").run();
+    assert!(
+        plain.stdout.starts_with("schemagate 0.1.0 (commit "),
+        "{plain}"
+    );
+}
