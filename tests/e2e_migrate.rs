@@ -466,3 +466,23 @@ fn a_non_empty_schema_needs_a_baseline_first() {
     assert_eq!(rows[0].description, "<< Flyway Baseline >>");
     assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
 }
+
+#[test]
+fn a_configmap_volume_is_read_once_through_its_symlinks() {
+    let db = PgServer::shared().fresh_db();
+    // The layout kubelet writes for a ConfigMap volume: the files live in a timestamped
+    // dot-folder, `..data` points at it, and each key is a symlink through `..data`.
+    let vol = tempfile::tempdir().unwrap();
+    let stamp = vol.path().join("..2026_11_21_10_00_00.123456789");
+    std::fs::create_dir(&stamp).unwrap();
+    write_file(&stamp, "V1__a.sql", "CREATE TABLE a (id int);");
+    write_file(&stamp, "V2__b.sql", "CREATE TABLE b (id int);");
+    std::os::unix::fs::symlink(stamp.file_name().unwrap(), vol.path().join("..data")).unwrap();
+    for f in ["V1__a.sql", "V2__b.sql"] {
+        std::os::unix::fs::symlink(format!("..data/{f}"), vol.path().join(f)).unwrap();
+    }
+    let out = sg(&db, vol.path()).run();
+    out.assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+    assert_eq!(db.history(T)[0].script, "V1__a.sql");
+}
