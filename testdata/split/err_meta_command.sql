@@ -1,0 +1,3 @@
+CREATE TABLE t (id int);
+\connect other_db
+SELECT 1;

@@ -1,0 +1,4 @@
+SELECT 1;
+CREATE FUNCTION f() RETURNS int AS $body$
+BEGIN RETURN 1; END;
+$bod$ LANGUAGE plpgsql;
