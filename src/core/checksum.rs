@@ -10,11 +10,18 @@
 pub fn checksum(text: &str) -> i32 {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut hasher = crc32fast::Hasher::new();
-    // Line terminators contribute nothing, so hashing the text between them in order is
-    // the same as hashing line by line.
-    for piece in text.split(['\n', '\r']) {
-        hasher.update(piece.as_bytes());
+    // Line terminators contribute nothing, so hashing the bytes between them in order is
+    // the same as hashing line by line. A byte scan (`\r` and `\n` never occur inside a
+    // UTF-8 sequence) is several times faster than `str::split` with a char pattern.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || b == b'\r' {
+            hasher.update(&bytes[start..i]);
+            start = i + 1;
+        }
     }
+    hasher.update(&bytes[start..]);
     hasher.finalize() as i32
 }
 
