@@ -58,22 +58,21 @@ fn finish(
                 schema_version_before = before,
                 schema_version_after = after,
                 duration_ms,
-                "{command} ok: {} applied, schema version {} -> {} in {duration_ms} ms",
-                report.applied,
-                if before.is_empty() { "<none>" } else { before },
-                if after.is_empty() { "<none>" } else { after }
+                "{command} ok: {} applied, schema version {before} -> {after} in {duration_ms} ms",
+                migrations(report.applied)
             );
             format!(
-                "schemagate {command}: ok (exit 0); {} migrations applied; schema version {after}",
-                report.applied
+                "schemagate {command}: ok (exit 0); {} applied; schema version {after}",
+                migrations(report.applied)
             )
         }
         Err(f) => {
             tracing::error!(command, outcome = name, exit_code = code, applied = report.applied, schema_version_before = before, schema_version_after = after, duration_ms,
                 error = %f.message, "{command} failed: {}", f.message);
             format!(
-                "schemagate {command}: {name} (exit {code}): {}; {} migrations applied before it; schema version {after}",
-                f.message, report.applied
+                "schemagate {command}: {name} (exit {code}): {}; {} applied before it; schema version {after}",
+                f.message,
+                migrations(report.applied)
             )
         }
     };

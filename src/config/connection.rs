@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::conn::{ConnSettings, SslMode};
+use super::conn::{ConnSettings, RootCerts, SslMode};
 use super::conninfo::{self, ConnParams};
 use super::raw::{Raw, SecretFiles, strip_one_newline};
 use super::values::{MAX_IDENTIFIER_BYTES, cut_to_bytes, duration};
@@ -169,7 +169,26 @@ fn finish(
         ));
     }
 
-    let sslmode = p.sslmode.unwrap_or(SslMode::Prefer);
+    // libpq 16: naming the system roots without an sslmode means verify-full, so that
+    // `PGSSLROOTCERT=system` alone never silently skips the check.
+    let sslmode = p
+        .sslmode
+        .unwrap_or(if p.sslrootcert == Some(RootCerts::System) {
+            SslMode::VerifyFull
+        } else {
+            SslMode::Prefer
+        });
+    // The host is printed verbatim in every connection log line; a URL pasted into PGHOST
+    // would print its password there.
+    if p.host
+        .as_deref()
+        .is_some_and(|h| h.contains('@') || h.contains("://"))
+    {
+        problems.push(
+            "the host looks like a URL or holds credentials (it contains `@` or `://`): set PGHOST to a host name only, and put a URL in SCHEMAGATE_DATABASE_URL"
+                .into(),
+        );
+    }
     if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && p.sslrootcert.is_none() {
         problems.push(format!(
             "sslmode {} needs trusted root certificates: set PGSSLROOTCERT (a PEM file, or \
@@ -520,6 +539,20 @@ mod tests {
         );
         assert!(err(&[user, ("PGSSLKEY", "/k")], &[]).contains("sslkey is set but sslcert is not"));
         assert!(err(&[user, ("PGSSLMODE", "allow")], &[]).contains("allow is not supported"));
+    }
+
+    #[test]
+    fn system_roots_alone_mean_verify_full_and_a_url_in_pghost_is_refused_unprinted() {
+        let c = conn(&[("PGUSER", "a"), ("PGSSLROOTCERT", "system")], &[]);
+        assert_eq!(c.sslmode, SslMode::VerifyFull);
+        let e = load(
+            &env(&[("PGUSER", "a"), ("PGHOST", "postgres://u:hunter2@db")]),
+            &files(&[]),
+        )
+        .unwrap_err()
+        .message;
+        assert!(e.contains("set PGHOST to a host name only"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]
