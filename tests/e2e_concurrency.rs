@@ -138,18 +138,40 @@ fn a_migration_behind_a_long_transaction_gives_up_at_lock_timeout_and_retries() 
     let db = PgServer::shared().fresh_db();
     let dir = migrations_dir(&[("V1__orders.sql", "CREATE TABLE orders (id int);")]);
     sg(&db, dir.path()).run().assert_success();
-    write_file(dir.path(), "V2__alter.sql", "ALTER TABLE orders ADD COLUMN note text;");
+    write_file(
+        dir.path(),
+        "V2__alter.sql",
+        "ALTER TABLE orders ADD COLUMN note text;",
+    );
 
     let mut blocker = db.client_with_app("long-transaction");
-    blocker.batch_execute("BEGIN; SELECT * FROM orders;").unwrap();
-    let out = sg(&db, dir.path()).env("SCHEMAGATE_LOCK_TIMEOUT", "200ms").env("SCHEMAGATE_LOCK_RETRIES", "2").run();
+    blocker
+        .batch_execute("BEGIN; SELECT * FROM orders;")
+        .unwrap();
+    let out = sg(&db, dir.path())
+        .env("SCHEMAGATE_LOCK_TIMEOUT", "200ms")
+        .env("SCHEMAGATE_LOCK_RETRIES", "2")
+        .run();
     out.assert_code(75);
-    assert!(out.stderr.contains("55P03") && out.stderr.contains("after 3 attempts"), "{out}");
-    assert_eq!(out.stderr_json_lines().iter().filter(|l| l["message"].as_str().unwrap_or("").contains("retrying")).count(), 2, "{out}");
+    assert!(
+        out.stderr.contains("55P03") && out.stderr.contains("after 3 attempts"),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr_json_lines()
+            .iter()
+            .filter(|l| l["message"].as_str().unwrap_or("").contains("retrying"))
+            .count(),
+        2,
+        "{out}"
+    );
     assert_eq!(versions(&db, T), [(some("1"), true)]);
 
     // The blocker ends while the runner is backing off: the retry gets through.
-    let running = sg(&db, dir.path()).env("SCHEMAGATE_LOCK_TIMEOUT", "200ms").env("SCHEMAGATE_LOCK_RETRIES", "20").spawn();
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_LOCK_TIMEOUT", "200ms")
+        .env("SCHEMAGATE_LOCK_RETRIES", "20")
+        .spawn();
     std::thread::sleep(Duration::from_millis(700));
     blocker.batch_execute("COMMIT").unwrap();
     running.wait().assert_success();
