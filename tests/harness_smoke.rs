@@ -508,15 +508,11 @@ fn sigterm_reaches_a_spawned_child() {
 
 // ---- Nothing outlives the test process --------------------------------------------------
 
-/// Run only as a child of `no_server_outlives_its_test_process`: starts the shared server and
-/// a dedicated one (which it leaks on purpose), prints their pids and directories, then ends
-/// as `SG_HARNESS_CHILD` says: `exit` (normally), `panic`, or `abort` (no exit handlers).
-#[test]
-#[ignore = "run by no_server_outlives_its_test_process"]
-fn child_process_starts_servers() {
-    let Ok(mode) = std::env::var("SG_HARNESS_CHILD") else {
-        return;
-    };
+/// The child half of `no_server_outlives_its_test_process` (the same test re-run with
+/// `SG_HARNESS_CHILD` set): starts the shared server and a dedicated one (which it leaks on
+/// purpose), prints their pids and directories, then ends as `SG_HARNESS_CHILD` says: `exit`
+/// (normally), `panic`, or `abort` (no exit handlers).
+fn child_process_starts_servers(mode: &str) {
     let shared = PgServer::shared();
     let dedicated = PgServer::start(ServerOptions::default());
     for (label, s) in [("SHARED", shared), ("DEDICATED", &dedicated)] {
@@ -528,7 +524,7 @@ fn child_process_starts_servers() {
     }
     let _db = shared.fresh_db();
     std::mem::forget(dedicated);
-    match mode.as_str() {
+    match mode {
         "panic" => panic!("child panics on purpose"),
         "abort" => std::process::abort(),
         _ => {}
@@ -539,8 +535,7 @@ fn run_child(mode: &str) -> Vec<(u32, std::path::PathBuf)> {
     let mut sg = Sg::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_process_starts_servers",
-            "--ignored",
+            "no_server_outlives_its_test_process",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -590,6 +585,9 @@ fn postgres_processes_in(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn no_server_outlives_its_test_process() {
+    if let Ok(mode) = std::env::var("SG_HARNESS_CHILD") {
+        return child_process_starts_servers(&mode);
+    }
     let mut left = Vec::new();
     for mode in ["exit", "panic", "abort"] {
         let servers = run_child(mode);
