@@ -89,6 +89,22 @@ struct Connected {
     values: Values,
 }
 
+/// The local side of a run, resolved once: every command reads it.
+struct Workspace<'a> {
+    c: Connected,
+    scripts: &'a Scripts,
+    /// Index-aligned with `scripts.migrations`.
+    resolved: Vec<Resolved<'a>>,
+    locals: Vec<Local>,
+    policy: Policy,
+}
+
+impl Workspace<'_> {
+    fn plan(&self, applied: &[Applied]) -> Plan {
+        plan::plan(&self.locals, applied, &self.policy)
+    }
+}
+
 impl Run<'_> {
     async fn connect(&self) -> Result<Session, Failure> {
         tokio::select! {
@@ -155,15 +171,22 @@ impl Run<'_> {
         let _registration = self.stop.register(c.session.canceller());
         let resolved = resolve_all(&scripts.migrations, &c.values)?;
         let locals = locals(&scripts.migrations, &resolved);
-        let applied = self.read_history(&c).await?;
-        let plan = plan::plan(&locals, applied.as_deref().unwrap_or_default(), &policy);
+        let w = Workspace {
+            c,
+            scripts: &scripts,
+            resolved,
+            locals,
+            policy,
+        };
+        let applied = self.read_history(&w.c).await?;
+        let plan = w.plan(applied.as_deref().unwrap_or_default());
         report.before = plan.current.clone();
         report.after = plan.current.clone();
         let result = match command {
             Command::Info => {
                 let text = match self.format {
                     Format::Json => {
-                        output::info_json(&plan, &self.settings.schema, &c.values.database)
+                        output::info_json(&plan, &self.settings.schema, &w.c.values.database)
                     }
                     Format::Table => output::info_table(
                         &plan,
@@ -179,7 +202,7 @@ impl Run<'_> {
                     Some(f) => Err(f),
                     None => {
                         tracing::info!(
-                            migrations = locals.len(),
+                            migrations = w.locals.len(),
                             pending = plan.pending.len(),
                             "validated: the history matches the local scripts"
                         );
@@ -187,36 +210,27 @@ impl Run<'_> {
                     }
                 }
             }
-            Command::Plan => self.print_plan(&scripts, &resolved, &plan),
-            Command::Wait => self.wait(&c, &locals, &policy, plan).await,
-            Command::Migrate => {
-                self.migrate(
-                    &c, &scripts, &resolved, &locals, &policy, applied, plan, report,
-                )
-                .await
-            }
-            Command::Baseline => self.baseline(&c).await,
-            Command::Repair => self.repair(&c, &scripts, &locals, &policy).await,
+            Command::Plan => self.print_plan(&w, &plan),
+            Command::Wait => self.wait(&w, plan).await,
+            Command::Migrate => self.migrate(&w, applied, plan, report).await,
+            Command::Baseline => self.baseline(&w.c).await,
+            Command::Repair => self.repair(&w).await,
             Command::Version | Command::Help | Command::CrashTest => Ok(()),
         };
         drop(_registration);
-        c.session.close().await;
+        w.c.session.close().await;
         result
     }
 
-    fn print_plan(
-        &self,
-        scripts: &Scripts,
-        resolved: &[Resolved<'_>],
-        plan: &Plan,
-    ) -> Result<(), Failure> {
+    fn print_plan(&self, w: &Workspace<'_>, plan: &Plan) -> Result<(), Failure> {
         if let Some(f) = problems_failure(plan) {
             return Err(f);
         }
         let mut out = String::new();
         for &i in &plan.pending {
-            let script = &scripts.migrations[i];
-            let ready = exec::prepare(script, resolved[i].clone()).map_err(|e| invalid(vec![e]))?;
+            let script = &w.scripts.migrations[i];
+            let ready =
+                exec::prepare(script, w.resolved[i].clone()).map_err(|e| invalid(vec![e]))?;
             let mode = match ready.no_transaction {
                 None => "in one transaction with its history row".to_string(),
                 Some(why) => format!("outside a transaction ({why}), statement by statement"),
@@ -240,20 +254,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn wait(
-        &self,
-        c: &Connected,
-        locals: &[Local],
-        policy: &Policy,
-        mut plan: Plan,
-    ) -> Result<(), Failure> {
+    async fn wait(&self, w: &Workspace<'_>, mut plan: Plan) -> Result<(), Failure> {
         let mut last_log: Option<Instant> = None;
         loop {
             if let Some(f) = problems_failure(&plan) {
                 return Err(f);
             }
             let pending: Vec<String> = plan
-                .pending_versioned(locals)
+                .pending_versioned(&w.locals)
                 .map(|l| {
                     l.name
                         .version()
@@ -278,8 +286,8 @@ impl Run<'_> {
                     &format!("waiting for {} to be applied", pending.join(", ")),
                 )
                 .await?;
-            let applied = self.read_history(c).await?;
-            plan = plan::plan(locals, applied.as_deref().unwrap_or_default(), policy);
+            let applied = self.read_history(&w.c).await?;
+            plan = w.plan(applied.as_deref().unwrap_or_default());
         }
     }
 
@@ -305,14 +313,9 @@ impl Run<'_> {
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn migrate(
         &self,
-        c: &Connected,
-        scripts: &Scripts,
-        resolved: &[Resolved<'_>],
-        locals: &[Local],
-        policy: &Policy,
+        w: &Workspace<'_>,
         applied: Option<Vec<Applied>>,
         plan: Plan,
         report: &mut Report,
@@ -330,26 +333,16 @@ impl Run<'_> {
             );
             return Ok(());
         }
-        if plan.pending.is_empty() && scripts.migrations.is_empty() {
+        if plan.pending.is_empty() && w.scripts.migrations.is_empty() {
             tracing::info!("no migrations found in SCHEMAGATE_LOCATIONS; nothing to apply");
             return Ok(());
         }
-        self.with_lock("migrate", async || {
-            self.migrate_locked(c, scripts, resolved, locals, policy, report)
-                .await
-        })
-        .await
+        self.with_lock("migrate", async || self.migrate_locked(w, report).await)
+            .await
     }
 
-    async fn migrate_locked(
-        &self,
-        c: &Connected,
-        scripts: &Scripts,
-        resolved: &[Resolved<'_>],
-        locals: &[Local],
-        policy: &Policy,
-        report: &mut Report,
-    ) -> Result<(), Failure> {
+    async fn migrate_locked(&self, w: &Workspace<'_>, report: &mut Report) -> Result<(), Failure> {
+        let (c, scripts) = (&w.c, w.scripts);
         let t = table(self.settings);
         let client = &c.session.client;
         let before = self.read_history(c).await?;
@@ -377,7 +370,7 @@ impl Run<'_> {
         }
         // Another runner may have finished while this one waited for the lock.
         let applied = self.read_history(c).await?.unwrap_or_default();
-        let plan = plan::plan(locals, &applied, policy);
+        let plan = w.plan(&applied);
         if let Some(f) = problems_failure(&plan) {
             return Err(f);
         }
@@ -393,7 +386,7 @@ impl Run<'_> {
         let pending: Vec<Ready<'_>> = plan
             .pending
             .iter()
-            .map(|&i| exec::prepare(&scripts.migrations[i], resolved[i].clone()))
+            .map(|&i| exec::prepare(&scripts.migrations[i], w.resolved[i].clone()))
             .collect::<Result<_, _>>()
             .map_err(|e| invalid(vec![e]))?;
         let callbacks = |cb: Callback| -> Result<Vec<Ready<'_>>, Failure> {
@@ -499,13 +492,8 @@ impl Run<'_> {
         .await
     }
 
-    async fn repair(
-        &self,
-        c: &Connected,
-        scripts: &Scripts,
-        locals: &[Local],
-        policy: &Policy,
-    ) -> Result<(), Failure> {
+    async fn repair(&self, w: &Workspace<'_>) -> Result<(), Failure> {
+        let c = &w.c;
         self.with_lock("repair", async || {
             let t = table(self.settings);
             let client = &c.session.client;
@@ -517,11 +505,11 @@ impl Run<'_> {
             for (rank, version, description) in &removed {
                 tracing::info!(rank, version = version.as_deref().unwrap_or(""), description = %description, "removed failed history row");
             }
-            let plan = plan::plan(locals, &applied, policy);
+            let plan = w.plan(&applied);
             let mut realigned = 0;
             for e in &plan.entries {
                 let (Some(li), Some(rank)) = (e.local, e.installed_rank) else { continue };
-                let l = &locals[li];
+                let l = &w.locals[li];
                 let description = plan::abbreviate_description(&l.name.description);
                 let stale = e.checksum.is_some_and(|c| c != l.checksum && c != l.raw_checksum) || e.description != description;
                 if stale && matches!(l.name.kind, Kind::Versioned(_)) && e.kind == "SQL" {
@@ -534,7 +522,6 @@ impl Run<'_> {
             if !invalid_indexes.is_empty() {
                 tracing::warn!(indexes = %invalid_indexes.join(", "), "INVALID indexes remain; drop them (DROP INDEX CONCURRENTLY) before migrating again");
             }
-            let _ = scripts;
             tracing::info!(removed = removed.len(), realigned, "repair done");
             Ok(())
         })
