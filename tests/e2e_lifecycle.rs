@@ -240,3 +240,62 @@ fn version_prints_the_exit_code_table_as_json() {
         "{plain}"
     );
 }
+
+/// A backend that cannot answer (stopped with SIGSTOP) ignores our cancel request, so the
+/// graceful stop cannot finish: a second signal exits at once, and a single one gives up
+/// by itself well inside Kubernetes' 30 s grace period.
+fn stuck_backend_run(db: &TestDb, dir: &std::path::Path) -> (Running, i32) {
+    let running = sg(db, dir).spawn();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'");
+        if let Some(pid) = pid {
+            break pid.parse::<i32>().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the slow statement never started\n{}",
+            running.stderr_so_far()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    (running, pid)
+}
+
+#[test]
+fn a_second_signal_exits_at_once_and_one_signal_gives_up_within_ten_seconds() {
+    let db = PgServer::shared().fresh_db();
+    let dir = slow_folder();
+
+    let (running, backend) = stuck_backend_run(&db, dir.path());
+    running.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut running = running;
+    assert!(
+        running.is_running(),
+        "the first signal is graceful and the backend cannot answer yet"
+    );
+    let sent = std::time::Instant::now();
+    running.signal(libc::SIGTERM);
+    let out = running.wait();
+    out.assert_code(143);
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "the second signal must exit at once\n{out}"
+    );
+    unsafe { libc::kill(backend, libc::SIGCONT) };
+
+    let (running, backend) = stuck_backend_run(&db, dir.path());
+    let sent = std::time::Instant::now();
+    running.signal(libc::SIGTERM);
+    let out = running.wait();
+    unsafe { libc::kill(backend, libc::SIGCONT) };
+    out.assert_code(143);
+    assert!(sent.elapsed() < Duration::from_secs(10), "{out}");
+    assert!(out.stderr.contains("did not wind down in time"), "{out}");
+    // Once the backend runs again it sees the cancel, rolls back, and its session ends.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!db.table_exists("slow"));
+    assert_eq!(db.advisory_locks_held(), 0);
+}

@@ -189,17 +189,28 @@ pub async fn watch_signals_and_deadline(stop: Stop, deadline: tokio::time::Insta
         reason = reason.describe(),
         "stopping: cancelling the running statement, rolling back, releasing the lock"
     );
-    let code = stop.reason().unwrap_or(reason).failure_kind().exit_code();
+    let code = i32::from(stop.reason().unwrap_or(reason).failure_kind().exit_code());
+    // Kubernetes sends SIGKILL 30 s after SIGTERM by default. If the server does not answer
+    // the cancel (a hung backend, a dead network), leave well before that: closing the
+    // socket ends the session on the server, and with it the lock.
+    let give_up = tokio::time::Instant::now() + WIND_DOWN_LIMIT;
     loop {
         stop.cancel_all().await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            // A second signal means "now": the lock goes with the session when the process exits.
-            _ = term.recv() => std::process::exit(i32::from(code)),
-            _ = int.recv() => std::process::exit(i32::from(code)),
+            _ = tokio::time::sleep_until(give_up) => {
+                tracing::error!(limit_s = WIND_DOWN_LIMIT.as_secs(), "the run did not wind down in time; exiting, the server ends the session and releases the lock");
+                std::process::exit(code);
+            }
+            // A second signal means "now".
+            _ = term.recv() => std::process::exit(code),
+            _ = int.recv() => std::process::exit(code),
         }
     }
 }
+
+/// How long a stop may take before the process exits regardless.
+pub const WIND_DOWN_LIMIT: Duration = Duration::from_secs(8);
 
 #[cfg(test)]
 mod tests {
