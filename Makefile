@@ -1,18 +1,26 @@
 # schemagate — the README's commands: `make run` and `make test`.
 # Every tool a target needs is installed by the target itself, idempotently.
+# Each area (image, chart, benchmarks) keeps its targets in mk/<area>.mk and adds its test
+# target to TEST_TARGETS, which `make test` runs after the Rust tests.
 
 CARGO ?= cargo
 BIN := target/release/schemagate
+TEST_TARGETS :=
 
-.PHONY: run test deps check build release unit-test it-test clean
+.PHONY: run test test-rust deps check build release clean
+
+include $(wildcard mk/*.mk)
 
 ## Apply sql/ to a throwaway local PostgreSQL and print the status.
 run: deps release
 	SCHEMAGATE_LOG_FORMAT=text SCHEMAGATE_LOCATIONS=sql scripts/throwaway-pg \
 	  sh -c '$(BIN) migrate && $(BIN) info'
 
-## Every test: formatting, lints, unit and end-to-end tests against real PostgreSQL servers.
-test: deps check
+## Every test: formatting, lints, unit and end-to-end tests against real PostgreSQL servers,
+## then each area's own tests (container, chart).
+test: deps check test-rust $(TEST_TARGETS)
+
+test-rust: deps
 	$(CARGO) build --bins
 	$(CARGO) test --all-targets
 
