@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use crate::cli::{Command, Format};
 use crate::config::Settings;
+use crate::config::conn::ConnSettings;
 use crate::core::discover::{Script, Scripts, discover};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Resolved, Values};
@@ -29,11 +30,31 @@ pub struct Report {
 
 /// Everything a command needs, created once.
 pub struct Run<'a> {
-    pub settings: &'a Settings,
-    pub stop: &'a Stop,
+    settings: &'a Settings,
+    stop: &'a Stop,
     /// When the deadline expires (the lock wait defaults to what is left of it).
-    pub deadline: Instant,
-    pub format: Format,
+    deadline: Instant,
+    format: Format,
+    /// The connection target with schemagate's session defaults added.
+    conn: ConnSettings,
+}
+
+/// How often the server checks, during a long statement, whether our side of the
+/// connection is still there: a runner killed mid-statement stops holding its locks within
+/// this bound instead of when the statement ends. PostgreSQL 14 and later.
+const CLIENT_CHECK_INTERVAL_MS: u128 = 2000;
+
+/// libpq `options` for every session of a run. Startup options become the session's
+/// defaults, so a script's `RESET lock_timeout` returns to ours rather than to none.
+pub fn session_options(user: Option<&str>, lock_timeout: Duration) -> String {
+    let ours = format!(
+        "-c lock_timeout={} -c client_connection_check_interval={CLIENT_CHECK_INTERVAL_MS}",
+        lock_timeout.as_millis()
+    );
+    match user {
+        Some(u) if !u.trim().is_empty() => format!("{u} {ours}"),
+        _ => ours,
+    }
 }
 
 fn table(settings: &Settings) -> Table {
@@ -105,10 +126,25 @@ impl Workspace<'_> {
     }
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    pub fn new(settings: &'a Settings, stop: &'a Stop, deadline: Instant, format: Format) -> Self {
+        let mut conn = settings.conn.clone();
+        conn.options = Some(session_options(
+            conn.options.as_deref(),
+            settings.lock_timeout,
+        ));
+        Run {
+            settings,
+            stop,
+            deadline,
+            format,
+            conn,
+        }
+    }
+
     async fn connect(&self) -> Result<Session, Failure> {
         tokio::select! {
-            r = connect_with_retry(&self.settings.conn, self.settings.wait_timeout) => r,
+            r = connect_with_retry(&self.conn, self.settings.wait_timeout) => r,
             r = self.stop.stopped() => Err(r.failure("connecting to the database")),
         }
     }
@@ -157,8 +193,45 @@ impl Run<'_> {
         }
     }
 
-    /// Runs one command to its outcome.
+    /// Runs one command to its outcome. A `migrate` or `wait` that loses the database after
+    /// connecting (a restart, a failover, a backend crash) starts over on fresh sessions as
+    /// long as the server comes back within SCHEMAGATE_WAIT_TIMEOUT: it re-takes the lock and
+    /// re-reads the history, which decides what is left. Every migration is atomic with its
+    /// history row, so nothing runs twice.
     pub async fn run(&self, command: Command, report: &mut Report) -> Result<(), Failure> {
+        const MAX_RECONNECTS: u32 = 5;
+        let mut reconnects = 0;
+        let mut first_before = None;
+        loop {
+            let mut connected = false;
+            let result = self.run_once(command, report, &mut connected).await;
+            let before = first_before.get_or_insert_with(|| report.before.clone());
+            report.before.clone_from(before);
+            match result {
+                Err(f)
+                    if connected
+                        && f.kind == FailureKind::Unavailable
+                        && matches!(command, Command::Migrate | Command::Wait)
+                        && self.stop.reason().is_none()
+                        && reconnects < MAX_RECONNECTS =>
+                {
+                    reconnects += 1;
+                    tracing::warn!(
+                        error = %f.message, reconnect = reconnects,
+                        "lost the database mid-run; reconnecting within SCHEMAGATE_WAIT_TIMEOUT, then the history decides what is left to do"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn run_once(
+        &self,
+        command: Command,
+        report: &mut Report,
+        connected: &mut bool,
+    ) -> Result<(), Failure> {
         if command == Command::CrashTest {
             panic!(
                 "crash test requested (target {})",
@@ -168,6 +241,7 @@ impl Run<'_> {
         let scripts = load_scripts(self.settings)?;
         let policy = self.policy()?;
         let c = self.open().await?;
+        *connected = true;
         let _registration = self.stop.register(c.session.canceller());
         let resolved = resolve_all(&scripts.migrations, &c.values)?;
         let locals = locals(&scripts.migrations, &resolved);
@@ -294,11 +368,25 @@ impl Run<'_> {
     async fn with_lock<T>(
         &self,
         what: &str,
+        c: &Connected,
         f: impl AsyncFnOnce() -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         // The lock lives on its own session that stays idle while scripts run, so that a
         // CREATE INDEX CONCURRENTLY does not wait for the runner's own transaction.
         let lock_session = self.connect().await?;
+        // Two open client sessions always have two server backends, unless a pooler in
+        // transaction or statement mode hands one backend to both (it reuses the backend the
+        // first session just left idle). A session lock is meaningless there.
+        if lock_session.backend_pid == c.session.backend_pid {
+            lock_session.close().await;
+            return Err(Failure::new(
+                FailureKind::Config,
+                format!(
+                    "two sessions of this run were given the same server backend (pid {}): a connection pooler in transaction or statement mode (PgBouncer pool_mode=transaction) sits between schemagate and PostgreSQL. Migrations need a session of their own and a session-level advisory lock: connect directly to PostgreSQL, or through a pool in session mode",
+                    c.session.backend_pid
+                ),
+            ));
+        }
         let key = lock::lock_key(&self.settings.schema, &self.settings.table);
         let left = self.deadline.saturating_duration_since(Instant::now());
         let wait = self.settings.lock_wait.unwrap_or(left).min(left);
@@ -337,8 +425,10 @@ impl Run<'_> {
             tracing::info!("no migrations found in SCHEMAGATE_LOCATIONS; nothing to apply");
             return Ok(());
         }
-        self.with_lock("migrate", async || self.migrate_locked(w, report).await)
-            .await
+        self.with_lock("migrate", &w.c, async || {
+            self.migrate_locked(w, report).await
+        })
+        .await
     }
 
     async fn migrate_locked(&self, w: &Workspace<'_>, report: &mut Report) -> Result<(), Failure> {
@@ -475,7 +565,7 @@ impl Run<'_> {
     }
 
     async fn baseline(&self, c: &Connected) -> Result<(), Failure> {
-        self.with_lock("baseline", async || {
+        self.with_lock("baseline", c, async || {
             let t = table(self.settings);
             history::ensure(&c.session.client, &t).await.map_err(|e| db_failure("creating the history table", &e, self.stop))?;
             let applied = self.read_history(c).await?.unwrap_or_default();
@@ -494,7 +584,7 @@ impl Run<'_> {
 
     async fn repair(&self, w: &Workspace<'_>) -> Result<(), Failure> {
         let c = &w.c;
-        self.with_lock("repair", async || {
+        self.with_lock("repair", c, async || {
             let t = table(self.settings);
             let client = &c.session.client;
             let Some(applied) = self.read_history(c).await? else {

@@ -201,12 +201,7 @@ fn main() -> ExitCode {
         let stop = Stop::new();
         let deadline = tokio::time::Instant::from_std(started + settings.deadline);
         let watcher = tokio::spawn(watch_signals_and_deadline(stop.clone(), deadline));
-        let run = Run {
-            settings: &settings,
-            stop: &stop,
-            deadline,
-            format: cli.format,
-        };
+        let run = Run::new(&settings, &stop, deadline, cli.format);
         let outcome = run.run(cli.command, &mut report).await;
         watcher.abort();
         // A stop that arrived while the run was already failing for its own reason is still

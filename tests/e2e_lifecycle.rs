@@ -117,7 +117,7 @@ fn nothing_listening_exits_69_after_the_wait_timeout() {
 
 #[test]
 fn a_database_that_starts_three_seconds_late_is_waited_for() {
-    let port = free_port();
+    let port = free_port_for_later();
     let dir = slow_folder();
     std::fs::remove_file(dir.path().join("V2__slow.sql")).unwrap();
     let running = Sg::new(BIN)
@@ -298,4 +298,89 @@ fn a_second_signal_exits_at_once_and_one_signal_gives_up_within_ten_seconds() {
     std::thread::sleep(Duration::from_secs(1));
     assert!(!db.table_exists("slow"));
     assert_eq!(db.advisory_locks_held(), 0);
+}
+
+#[test]
+fn a_restart_or_a_backend_crash_mid_run_is_survived_within_the_wait_budget() {
+    let server = PgServer::start(ServerOptions::default());
+    let db = server.fresh_db();
+    let dir = migrations_dir(&[
+        ("V1__fast.sql", "CREATE TABLE fast (id int);"),
+        (
+            "V2__slow.sql",
+            "CREATE TABLE slow (id int);\nSELECT pg_sleep(3);",
+        ),
+        ("V3__after.sql", "CREATE TABLE after_restart (id int);"),
+    ]);
+    let slow_backend = |db: &TestDb| {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND application_name LIKE 'schemagate%'");
+            if let Some(pid) = pid {
+                return pid.parse::<i32>().unwrap();
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the slow statement never started"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // A fast shutdown (a node drain), the server back 1 s later.
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "30s")
+        .spawn();
+    slow_backend(&db);
+    server.stop_fast();
+    std::thread::sleep(Duration::from_secs(1));
+    server.start_again();
+    let out = running.wait();
+    out.assert_success();
+    assert!(out.stderr.contains("lost the database mid-run"), "{out}");
+    assert_eq!(
+        versions(&db, T),
+        [(some("1"), true), (some("2"), true), (some("3"), true)]
+    );
+
+    // A backend killed: the postmaster resets every session, then accepts connections again.
+    let db = server.fresh_db();
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "30s")
+        .spawn();
+    let pid = slow_backend(&db);
+    server.kill9_backend(pid);
+    let out = running.wait();
+    out.assert_success();
+    assert_eq!(
+        versions(&db, T),
+        [(some("1"), true), (some("2"), true), (some("3"), true)]
+    );
+    assert_eq!(db.advisory_locks_held(), 0);
+}
+
+#[test]
+fn reset_lock_timeout_in_a_script_still_leaves_our_lock_timeout_in_force() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[("V1__orders.sql", "CREATE TABLE orders (id int);")]);
+    sg(&db, dir.path()).run().assert_success();
+    write_file(
+        dir.path(),
+        "V2__alter.sql",
+        "RESET lock_timeout;\nALTER TABLE orders ADD COLUMN note text;",
+    );
+    let mut blocker = db.client_with_app("long-transaction");
+    blocker
+        .batch_execute("BEGIN; SELECT * FROM orders;")
+        .unwrap();
+    let out = sg(&db, dir.path())
+        .env("SCHEMAGATE_LOCK_TIMEOUT", "300ms")
+        .env("SCHEMAGATE_LOCK_RETRIES", "1")
+        .run();
+    out.assert_code(75);
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "a RESET must not make the ALTER wait without bound\n{out}"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
 }

@@ -1260,6 +1260,28 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local_addr").port()
 }
 
+/// A free TCP port below the kernel's ephemeral range, for a server that starts only later
+/// (`free_port` hands out an ephemeral port, which any outgoing connection may take as its
+/// source port in the meantime, and then the server cannot bind it).
+pub fn free_port_for_later() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = u32::from(low.saturating_sub(10_000)).max(1);
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ NEXT_PORT_SEED.fetch_add(7919, Ordering::Relaxed);
+    for i in 0..span {
+        let port = 10_000 + ((seed.wrapping_add(i)) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    free_port()
+}
+
+static NEXT_PORT_SEED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Runs `psql` (of the same installation) with a libpq connection string and one SQL
 /// command, in an empty environment; `Ok(stdout)` (unaligned, tuples only) or
 /// `Err(stderr)`. For checks that need libpq itself, e.g. TLS.
