@@ -10,12 +10,12 @@ use crate::config::conn::ConnSettings;
 use crate::core::discover::{Script, Scripts, discover};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Resolved, Values};
-use crate::core::plan::{self, Applied, Local, Plan, Policy, ProblemKind};
+use crate::core::plan::{self, Applied, Local, Plan, Policy, ProblemKind, State};
 use crate::core::script::{Callback, Kind, Version};
 use crate::fsio;
 use crate::output;
 use crate::pg::connect::{Session, connect_with_retry};
-use crate::pg::exec::{self, Ctx, Ready, describe_error, label};
+use crate::pg::exec::{self, Ctx, InvalidIndex, Ready, describe_error, label};
 use crate::pg::history::{self, NewRow, Table};
 use crate::pg::lock;
 use crate::runtime::Stop;
@@ -123,6 +123,52 @@ struct Workspace<'a> {
 impl Workspace<'_> {
     fn plan(&self, applied: &[Applied]) -> Plan {
         plan::plan(&self.locals, applied, &self.policy)
+    }
+
+    /// INVALID indexes that a failed script's CONCURRENTLY statement left behind, each with
+    /// a sentence naming the script and the statement. Indexes nobody of ours built (another
+    /// session's build still in progress looks the same) are not listed.
+    async fn leftovers(&self, plan: &Plan) -> Vec<(InvalidIndex, String)> {
+        let failed: Vec<usize> = plan
+            .entries
+            .iter()
+            .filter(|e| e.state == State::Failed)
+            .filter_map(|e| e.local)
+            .collect();
+        if failed.is_empty() {
+            return Vec::new();
+        }
+        let invalid = exec::invalid_indexes(&self.c.session.client)
+            .await
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for idx in invalid {
+            let found = failed.iter().find_map(|&i| {
+                let script = &self.scripts.migrations[i];
+                exec::statement_building(&self.resolved[i].sql, &idx).map(|(n, line, text)| {
+                    format!(
+                        "INVALID index {} was left by {} at statement {n} ({}:{line}: {text})",
+                        idx.qualified,
+                        label(script),
+                        script.display
+                    )
+                })
+            });
+            if let Some(why) = found {
+                out.push((idx, why));
+            }
+        }
+        out
+    }
+
+    /// The failure the plan's problems amount to, with what a failed script left behind.
+    async fn failure(&self, plan: &Plan) -> Option<Failure> {
+        let mut f = problems_failure(plan)?;
+        for (_, why) in self.leftovers(plan).await {
+            f.message
+                .push_str(&format!("; {why}; `schemagate repair` drops it"));
+        }
+        Some(f)
     }
 }
 
@@ -272,7 +318,7 @@ impl<'a> Run<'a> {
             }
             Command::Validate => {
                 self.log_plan(&plan);
-                match problems_failure(&plan) {
+                match w.failure(&plan).await {
                     Some(f) => Err(f),
                     None => {
                         tracing::info!(
@@ -331,7 +377,7 @@ impl<'a> Run<'a> {
     async fn wait(&self, w: &Workspace<'_>, mut plan: Plan) -> Result<(), Failure> {
         let mut last_log: Option<Instant> = None;
         loop {
-            if let Some(f) = problems_failure(&plan) {
+            if let Some(f) = w.failure(&plan).await {
                 return Err(f);
             }
             let pending: Vec<String> = plan
@@ -409,7 +455,7 @@ impl<'a> Run<'a> {
         report: &mut Report,
     ) -> Result<(), Failure> {
         self.log_plan(&plan);
-        if let Some(f) = problems_failure(&plan) {
+        if let Some(f) = w.failure(&plan).await {
             return Err(f);
         }
         // Reading committed history is safe: when nothing is pending, fifty pods starting at
@@ -461,7 +507,7 @@ impl<'a> Run<'a> {
         // Another runner may have finished while this one waited for the lock.
         let applied = self.read_history(c).await?.unwrap_or_default();
         let plan = w.plan(&applied);
-        if let Some(f) = problems_failure(&plan) {
+        if let Some(f) = w.failure(&plan).await {
             return Err(f);
         }
         report.before = plan.current.clone();
@@ -591,13 +637,20 @@ impl<'a> Run<'a> {
                 tracing::info!(table = %t.qualified(), "no history table; nothing to repair");
                 return Ok(());
             };
+            let plan = w.plan(&applied);
+            // Drop what a failed script left before forgetting that it failed.
+            let mut dropped = 0;
+            for (idx, why) in w.leftovers(&plan).await {
+                exec::drop_index(client, &idx).await.map_err(|e| db_failure(&format!("dropping INVALID index {}", idx.qualified), &e, self.stop))?;
+                tracing::info!(index = %idx.qualified, "dropped: {why}");
+                dropped += 1;
+            }
             let removed = history::delete_failed(client, &t).await.map_err(|e| db_failure("removing failed rows", &e, self.stop))?;
             for (rank, version, description) in &removed {
                 tracing::info!(rank, version = version.as_deref().unwrap_or(""), description = %description, "removed failed history row");
             }
-            let plan = w.plan(&applied);
             let mut realigned = 0;
-            for e in &plan.entries {
+            for e in plan.entries.iter().filter(|e| e.state != State::Failed) {
                 let (Some(li), Some(rank)) = (e.local, e.installed_rank) else { continue };
                 let l = &w.locals[li];
                 let description = plan::abbreviate_description(&l.name.description);
@@ -608,11 +661,11 @@ impl<'a> Run<'a> {
                     realigned += 1;
                 }
             }
-            let invalid_indexes = exec::invalid_indexes(client).await.unwrap_or_default();
-            if !invalid_indexes.is_empty() {
-                tracing::warn!(indexes = %invalid_indexes.join(", "), "INVALID indexes remain; drop them (DROP INDEX CONCURRENTLY) before migrating again");
+            let others: Vec<String> = exec::invalid_indexes(client).await.unwrap_or_default().into_iter().map(|i| i.qualified).collect();
+            if !others.is_empty() {
+                tracing::warn!(indexes = %others.join(", "), "INVALID indexes that no failed migration built remain (maybe a build still running elsewhere); left alone");
             }
-            tracing::info!(removed = removed.len(), realigned, "repair done");
+            tracing::info!(removed = removed.len(), realigned, dropped_indexes = dropped, "repair done");
             Ok(())
         })
         .await

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::core::discover::{Entry, wants};
 use crate::core::outcome::{Failure, FailureKind};
 
+/// The largest script schemagate reads. Decided from the file's size before reading it, so
+/// a stray dump in the folder is refused instead of filling the pod's memory.
+pub const MAX_SCRIPT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Reads every file discovery wants from the locations, recursively.
 ///
 /// Follows symbolic links (a ConfigMap volume is made of them), skips every entry whose
@@ -95,6 +99,13 @@ fn walk(
         };
         if meta.is_dir() {
             walk(root, &path, visited, out, problems);
+        } else if meta.is_file() && wants(name) && meta.len() > MAX_SCRIPT_BYTES {
+            problems.push(format!(
+                "{}: {} MiB is over the {} MiB limit for one script; split it into several migrations",
+                path.display(),
+                meta.len() / (1024 * 1024),
+                MAX_SCRIPT_BYTES / (1024 * 1024)
+            ));
         } else if meta.is_file() && wants(name) {
             match fs::read(&path) {
                 Ok(bytes) => {

@@ -483,7 +483,7 @@ impl Ctx<'_> {
         rank: i32,
         index: usize,
         e: &StmtError,
-        invalid_before: &[String],
+        invalid_before: &[InvalidIndex],
     ) -> Failure {
         let what = label(ready.script);
         let mut dropped = Vec::new();
@@ -493,14 +493,9 @@ impl Ctx<'_> {
                 if invalid_before.contains(&idx) {
                     continue;
                 }
-                // `idx` is already quoted by the server's format('%I.%I').
-                match self
-                    .client
-                    .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {idx}"))
-                    .await
-                {
-                    Ok(()) => dropped.push(idx),
-                    Err(_) => left.push(idx),
+                match drop_index(self.client, &idx).await {
+                    Ok(()) => dropped.push(idx.qualified),
+                    Err(_) => left.push(idx.qualified),
                 }
             }
         }
@@ -559,15 +554,51 @@ impl Ctx<'_> {
     }
 }
 
-/// Indexes PostgreSQL marks INVALID (left by a failed CONCURRENTLY build), quoted.
-pub async fn invalid_indexes(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+/// Drops an INVALID index without blocking writes to its table.
+pub async fn drop_index(client: &Client, idx: &InvalidIndex) -> Result<(), tokio_postgres::Error> {
+    // `qualified` was quoted by the server's format('%I.%I').
+    client
+        .batch_execute(&format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}",
+            idx.qualified
+        ))
+        .await
+}
+
+/// An index PostgreSQL marks INVALID (left by a failed or interrupted CONCURRENTLY build).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidIndex {
+    /// Schema-qualified and quoted by the server (`format('%I.%I')`): safe to splice.
+    pub qualified: String,
+    pub name: String,
+}
+
+pub async fn invalid_indexes(client: &Client) -> Result<Vec<InvalidIndex>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_index i \
+            "SELECT format('%I.%I', n.nspname, c.relname), c.relname::text FROM pg_catalog.pg_index i \
              JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE NOT i.indisvalid ORDER BY 1",
             &[],
         )
         .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| InvalidIndex {
+            qualified: r.get(0),
+            name: r.get(1),
+        })
+        .collect())
+}
+
+/// The statement of `sql` that builds `index` CONCURRENTLY, if any: `(number, line, text)`.
+pub fn statement_building(sql: &str, index: &InvalidIndex) -> Option<(usize, usize, String)> {
+    let statements = split::split(sql).ok()?;
+    let name = index.name.to_lowercase();
+    statements.iter().enumerate().find_map(|(i, st)| {
+        let text = st.text(sql);
+        let builds = non_transactional_reason(text).is_some_and(|r| r.contains("CONCURRENTLY"));
+        (builds && text.to_lowercase().contains(&name))
+            .then(|| (i + 1, st.line, text.chars().take(160).collect()))
+    })
 }

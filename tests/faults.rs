@@ -1,0 +1,200 @@
+//! Faults (issue 5): crashes and kills mid-run. Each case ends by checking the invariants:
+//! every version at most once with its file's checksum, no advisory lock of ours, no INVALID
+//! index unless expected, no schemagate session left.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const T: &str = "schemagate_history";
+
+/// The invariants every fault case ends with.
+fn invariants(db: &TestDb, dir: &std::path::Path, invalid_indexes_expected: usize) {
+    let rows = db.history(T);
+    let mut seen = std::collections::HashSet::new();
+    for r in rows.iter().filter(|r| r.version.is_some()) {
+        assert!(
+            seen.insert(r.version.clone()),
+            "version {:?} recorded twice: {rows:?}",
+            r.version
+        );
+        let file = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy() == r.script)
+            .unwrap_or_else(|| panic!("no file for {}", r.script));
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert_eq!(
+            r.checksum,
+            Some(schemagate::core::checksum::checksum(&text)),
+            "{} checksum",
+            r.script
+        );
+    }
+    assert_eq!(db.advisory_locks_held(), 0, "a lock of ours is left");
+    let invalid = db
+        .query_scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+        .unwrap();
+    assert_eq!(
+        invalid,
+        invalid_indexes_expected.to_string(),
+        "INVALID indexes"
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while db.backends_with_app_prefix("schemagate") > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        db.backends_with_app_prefix("schemagate"),
+        0,
+        "a schemagate session is left"
+    );
+}
+
+fn wait_for_query(db: &TestDb, fragment: &str) -> i32 {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sql = format!(
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'schemagate%' AND query LIKE '%{fragment}%' AND pid <> pg_backend_pid()"
+        );
+        if let Some(pid) = db.query_scalar(&sql) {
+            return pid.parse().unwrap();
+        }
+        assert!(Instant::now() < until, "`{fragment}` never started");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn sigkill_mid_transactional_script_leaves_nothing_and_the_rerun_applies_once() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[
+        ("V1__a.sql", "CREATE TABLE a (id int);"),
+        (
+            "V2__slow.sql",
+            "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);",
+        ),
+    ]);
+    let running = sg(&db, dir.path()).spawn();
+    wait_for_query(&db, "pg_sleep(60)");
+    running.signal(libc::SIGKILL);
+    running.wait_allow_timeout();
+    write_file(
+        dir.path(),
+        "V2__slow.sql",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(0.1);",
+    );
+    sg(&db, dir.path()).run().assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn sigkill_during_create_index_concurrently_stops_the_next_run_until_repair() {
+    let db = PgServer::shared().fresh_db();
+    // An expression that sleeps per row makes the build slow enough to be killed mid-way.
+    let dir = migrations_dir(&[
+        (
+            "V1__t.sql",
+            "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 3000) g;\n\
+             CREATE FUNCTION slow_id(i int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN i; END $$;",
+        ),
+        (
+            "V2__idx.sql",
+            "CREATE INDEX CONCURRENTLY t_slow_idx ON t (slow_id(id));",
+        ),
+    ]);
+    let running = sg(&db, dir.path()).spawn();
+    wait_for_query(&db, "CREATE INDEX CONCURRENTLY");
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(libc::SIGKILL);
+    running.wait_allow_timeout();
+    // The server notices the client is gone within client_connection_check_interval.
+    let until = Instant::now() + Duration::from_secs(10);
+    while db.backends_with_app_prefix("schemagate") > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), false)]);
+
+    let out = sg(&db, dir.path()).run();
+    out.assert_code(3);
+    for expected in [
+        "V2 (idx) failed part-way",
+        "INVALID index public.t_slow_idx was left by V2 (idx) at statement 1",
+        "V2__idx.sql:1",
+        "schemagate repair",
+    ] {
+        assert!(out.stderr.contains(expected), "missing `{expected}`\n{out}");
+    }
+    invariants(&db, dir.path(), 1);
+
+    let repair = sg(&db, dir.path()).arg("repair").run();
+    repair.assert_success();
+    assert!(
+        repair
+            .stderr
+            .contains("dropped: INVALID index public.t_slow_idx"),
+        "{repair}"
+    );
+    db.exec("CREATE OR REPLACE FUNCTION slow_id(i int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT i';");
+    sg(&db, dir.path()).run().assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn a_waiter_takes_over_promptly_when_the_holder_is_killed() {
+    let db = PgServer::shared().fresh_db();
+    // The sleep length comes from a session setting, so the first runner sleeps and the
+    // second, applying the same file, does not.
+    let dir = migrations_dir(&[
+        ("V1__a.sql", "CREATE TABLE a (id int);"),
+        (
+            "V2__slow.sql",
+            "CREATE TABLE slow (id int);\nSELECT pg_sleep(coalesce(current_setting('sgtest.sleep', true), '0')::float);",
+        ),
+    ]);
+    let holder = sg(&db, dir.path())
+        .env("PGOPTIONS", "-c sgtest.sleep=60")
+        .spawn();
+    wait_for_query(&db, "sgtest.sleep");
+    let waiter = sg(&db, dir.path()).spawn();
+    std::thread::sleep(Duration::from_secs(1));
+    let killed = Instant::now();
+    holder.signal(libc::SIGKILL);
+    let out = waiter.wait();
+    let takeover = killed.elapsed();
+    out.assert_success();
+    println!(
+        "takeover after SIGKILL of the lock holder: {} ms",
+        takeover.as_millis()
+    );
+    assert!(
+        takeover < Duration::from_secs(8),
+        "took {takeover:?}\n{out}"
+    );
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+    holder.wait_allow_timeout();
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn an_oversized_script_is_refused_by_its_size_before_reading() {
+    let dir = migrations_dir(&[("V1__a.sql", "SELECT 1;")]);
+    // A sparse file: its size is over the cap, no disk or memory is spent on it.
+    let f = std::fs::File::create(dir.path().join("V2__dump.sql")).unwrap();
+    f.set_len(300 * 1024 * 1024).unwrap();
+    let out = Sg::new(BIN)
+        .env("PGUSER", "x")
+        .env("PGPORT", free_port().to_string())
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .run();
+    out.assert_code(65);
+    assert!(
+        out.stderr
+            .contains("V2__dump.sql: 300 MiB is over the 256 MiB limit"),
+        "{out}"
+    );
+}
