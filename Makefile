@@ -24,11 +24,15 @@ test-rust: deps
 	$(CARGO) build --bins
 	$(CARGO) test --all-targets
 
-## PostgreSQL server binaries (the tests start their own servers from them).
+## PostgreSQL server binaries (the tests start their own servers from them) and PgBouncer
+## (the pooler tests put one in front of a server).
 deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "installing PostgreSQL server binaries (postgresql-15)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql-15"; \
+	test -x /usr/sbin/pgbouncer || missing="$$missing pgbouncer"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 check:

@@ -189,8 +189,33 @@ impl<'a> Run<'a> {
     }
 
     async fn connect(&self) -> Result<Session, Failure> {
+        let attempt = async {
+            match connect_with_retry(&self.conn, self.settings.wait_timeout).await {
+                // PgBouncer refuses the `options` startup parameter unless its admin lists it
+                // in ignore_startup_parameters. Connect without ours and set them per
+                // session instead; only the RESET-proof default is lost.
+                Err(f) if f.message.contains("unsupported startup parameter") => {
+                    tracing::warn!(
+                        "the server or a pooler in front of it refused startup options; setting lock_timeout per session instead (a script's RESET lock_timeout then removes it)"
+                    );
+                    let session =
+                        connect_with_retry(&self.settings.conn, self.settings.wait_timeout).await?;
+                    let set = format!(
+                        "SET lock_timeout = {}",
+                        self.settings.lock_timeout.as_millis()
+                    );
+                    session
+                        .client
+                        .batch_execute(&set)
+                        .await
+                        .map_err(|e| db_failure("setting lock_timeout", &e, self.stop))?;
+                    Ok(session)
+                }
+                other => other,
+            }
+        };
         tokio::select! {
-            r = connect_with_retry(&self.conn, self.settings.wait_timeout) => r,
+            r = attempt => r,
             r = self.stop.stopped() => Err(r.failure("connecting to the database")),
         }
     }

@@ -92,7 +92,7 @@ fn a_runner_that_cannot_get_the_lock_in_time_exits_75_naming_the_holder() {
         .unwrap();
     let holder_pid = db
         .query_scalar(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'lock-holder-test'",
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'lock-holder-test'",
         )
         .unwrap();
 

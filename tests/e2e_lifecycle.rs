@@ -47,7 +47,7 @@ fn stop_with(sig: i32, code: i32) {
     let running = sg(&db, dir.path()).spawn();
     // Wait until the slow statement is running on the server.
     let until = std::time::Instant::now() + Duration::from_secs(20);
-    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
+    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
         assert!(std::time::Instant::now() < until, "the slow statement never started\n{}", running.stderr_so_far());
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -153,7 +153,7 @@ fn a_fast_shutdown_mid_run_fails_retryably_and_the_rerun_finishes() {
         .env("SCHEMAGATE_WAIT_TIMEOUT", "2s")
         .spawn();
     let until = std::time::Instant::now() + Duration::from_secs(20);
-    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
+    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
         assert!(std::time::Instant::now() < until, "the slow statement never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -248,7 +248,7 @@ fn stuck_backend_run(db: &TestDb, dir: &std::path::Path) -> (Running, i32) {
     let running = sg(db, dir).spawn();
     let until = std::time::Instant::now() + Duration::from_secs(20);
     let pid = loop {
-        let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'");
+        let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'");
         if let Some(pid) = pid {
             break pid.parse::<i32>().unwrap();
         }
@@ -315,7 +315,7 @@ fn a_restart_or_a_backend_crash_mid_run_is_survived_within_the_wait_budget() {
     let slow_backend = |db: &TestDb| {
         let until = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND application_name LIKE 'schemagate%'");
+            let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND application_name LIKE 'schemagate%'");
             if let Some(pid) = pid {
                 return pid.parse::<i32>().unwrap();
             }

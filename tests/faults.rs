@@ -12,7 +12,11 @@ const T: &str = "schemagate_history";
 
 /// The invariants every fault case ends with.
 fn invariants(db: &TestDb, dir: &std::path::Path, invalid_indexes_expected: usize) {
-    let rows = db.history(T);
+    let rows = if db.table_exists(T) {
+        db.history(T)
+    } else {
+        Vec::new()
+    };
     let mut seen = std::collections::HashSet::new();
     for r in rows.iter().filter(|r| r.version.is_some()) {
         assert!(
@@ -57,7 +61,7 @@ fn wait_for_query(db: &TestDb, fragment: &str) -> i32 {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let sql = format!(
-            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'schemagate%' AND query LIKE '%{fragment}%' AND pid <> pg_backend_pid()"
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'schemagate%' AND query LIKE '%{fragment}%' AND pid <> pg_backend_pid()"
         );
         if let Some(pid) = db.query_scalar(&sql) {
             return pid.parse().unwrap();
@@ -197,4 +201,102 @@ fn an_oversized_script_is_refused_by_its_size_before_reading() {
             .contains("V2__dump.sql: 300 MiB is over the 256 MiB limit"),
         "{out}"
     );
+}
+
+#[test]
+fn pgbouncer_in_transaction_mode_is_refused_before_any_change_and_session_mode_works() {
+    let server = PgServer::start(ServerOptions::default());
+    let db = server.fresh_db();
+    let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")]);
+    let through = |bouncer: &PgBouncer| sg(&db, dir.path()).env("PGPORT", bouncer.port.to_string());
+
+    let tx = PgBouncer::start(&server, "transaction");
+    let out = through(&tx).run();
+    out.assert_code(78);
+    assert!(
+        out.stderr.contains("pool_mode=transaction") && out.stderr.contains("connect directly"),
+        "{out}"
+    );
+    assert!(
+        !db.table_exists(T) && !db.table_exists("a"),
+        "nothing may change behind a transaction pooler"
+    );
+    drop(tx);
+
+    let session = PgBouncer::start(&server, "session");
+    through(&session).run().assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+    drop(session);
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn a_foreign_lock_holder_never_puts_us_in_a_server_side_lock_queue() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")]);
+    // Flyway's key for "public"."schemagate_history", as the binary computes it.
+    let key = schemagate::pg::lock::lock_key("public", T);
+    let mut holder = db.client_with_app("foreign-holder");
+    holder
+        .simple_query(&format!("SELECT pg_advisory_lock({key})"))
+        .unwrap();
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_LOCK_WAIT", "4s")
+        .spawn();
+    let started = Instant::now();
+    let mut samples = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        let waiting = db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'schemagate%' AND wait_event_type = 'Lock'").unwrap();
+        assert_eq!(
+            waiting, "0",
+            "a schemagate backend sits in the server's lock queue"
+        );
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = running.wait();
+    out.assert_code(75);
+    assert!(samples > 50);
+    assert!(
+        out.stderr.contains("foreign-holder"),
+        "the holder is named\n{out}"
+    );
+    holder
+        .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
+        .unwrap();
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn exhausted_connection_slots_are_waited_out() {
+    let server = PgServer::start(ServerOptions {
+        max_connections: Some(6),
+        ..ServerOptions::default()
+    });
+    let db = server.fresh_db();
+    let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")]);
+    // Take every slot, the superuser-reserved ones included.
+    let mut hogs = Vec::new();
+    while let Ok(c) = postgres::Config::new()
+        .host("127.0.0.1")
+        .port(server.port())
+        .user("postgres")
+        .dbname(db.name())
+        .connect(postgres::NoTls)
+    {
+        hogs.push(c);
+        assert!(hogs.len() < 50, "max_connections was not applied");
+    }
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "30s")
+        .spawn();
+    std::thread::sleep(Duration::from_secs(4));
+    drop(hogs);
+    let out = running.wait();
+    out.assert_success();
+    assert!(
+        out.stderr.contains("53300"),
+        "the refusals are logged as retryable\n{out}"
+    );
+    invariants(&db, dir.path(), 0);
 }

@@ -2187,6 +2187,10 @@ impl fmt::Display for Outcome {
     }
 }
 
+mod pgbouncer;
 mod schemagate;
-#[allow(unused_imports)] // a test file that runs no binary (harness_smoke) uses none of it
+// A test file uses only some of these (harness_smoke runs no binary at all).
+#[allow(unused_imports)]
+pub use pgbouncer::*;
+#[allow(unused_imports)]
 pub use schemagate::*;
