@@ -15,7 +15,7 @@ use crate::core::script::{Callback, Kind, Version};
 use crate::fsio;
 use crate::output;
 use crate::pg::connect::{Session, connect_with_retry};
-use crate::pg::exec::{self, Ctx, InvalidIndex, Ready, describe_error, label};
+use crate::pg::exec::{self, Ctx, InvalidIndex, Ready, Watch, describe_error, label};
 use crate::pg::history::{self, NewRow, Table};
 use crate::pg::lock;
 use crate::runtime::Stop;
@@ -46,9 +46,14 @@ const CLIENT_CHECK_INTERVAL_MS: u128 = 2000;
 
 /// libpq `options` for every session of a run. Startup options become the session's
 /// defaults, so a script's `RESET lock_timeout` returns to ours rather than to none.
+///
+/// The keepalive settings are the *server's* side of our sockets: after a network cut
+/// without a reset, the server drops our session (and the advisory lock with it) within
+/// about 25 s instead of the operating system's two hours, so the next runner can go on.
 pub fn session_options(user: Option<&str>, lock_timeout: Duration) -> String {
     let ours = format!(
-        "-c lock_timeout={} -c client_connection_check_interval={CLIENT_CHECK_INTERVAL_MS}",
+        "-c lock_timeout={} -c client_connection_check_interval={CLIENT_CHECK_INTERVAL_MS} \
+         -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c tcp_user_timeout=30000",
         lock_timeout.as_millis()
     );
     match user {
@@ -440,7 +445,7 @@ impl<'a> Run<'a> {
         &self,
         what: &str,
         c: &Connected,
-        f: impl AsyncFnOnce() -> Result<T, Failure>,
+        f: impl AsyncFnOnce(&Session) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         // The lock lives on its own session that stays idle while scripts run, so that a
         // CREATE INDEX CONCURRENTLY does not wait for the runner's own transaction.
@@ -466,7 +471,7 @@ impl<'a> Run<'a> {
             return Err(f);
         }
         tracing::debug!(what, "holding the migration lock");
-        let result = f().await;
+        let result = f(&lock_session).await;
         lock::release(&lock_session.client, key).await;
         lock_session.close().await;
         result
@@ -496,13 +501,18 @@ impl<'a> Run<'a> {
             tracing::info!("no migrations found in SCHEMAGATE_LOCATIONS; nothing to apply");
             return Ok(());
         }
-        self.with_lock("migrate", &w.c, async || {
-            self.migrate_locked(w, report).await
+        self.with_lock("migrate", &w.c, async |lock_session: &Session| {
+            self.migrate_locked(w, lock_session, report).await
         })
         .await
     }
 
-    async fn migrate_locked(&self, w: &Workspace<'_>, report: &mut Report) -> Result<(), Failure> {
+    async fn migrate_locked(
+        &self,
+        w: &Workspace<'_>,
+        lock_session: &Session,
+        report: &mut Report,
+    ) -> Result<(), Failure> {
         let (c, scripts) = (&w.c, w.scripts);
         let t = table(self.settings);
         let client = &c.session.client;
@@ -565,6 +575,11 @@ impl<'a> Run<'a> {
         let after_each = callbacks(Callback::AfterEachMigrate)?;
         let ctx = Ctx {
             client,
+            watch: Some(Watch {
+                observer: &lock_session.client,
+                backend_pid: c.session.backend_pid,
+            }),
+            blockers: Default::default(),
             table: &t,
             installed_by: &c.values.db_user,
             lock_timeout: self.settings.lock_timeout,
@@ -636,7 +651,7 @@ impl<'a> Run<'a> {
     }
 
     async fn baseline(&self, c: &Connected) -> Result<(), Failure> {
-        self.with_lock("baseline", c, async || {
+        self.with_lock("baseline", c, async |_: &Session| {
             let t = table(self.settings);
             history::ensure(&c.session.client, &t).await.map_err(|e| db_failure("creating the history table", &e, self.stop))?;
             let applied = self.read_history(c).await?.unwrap_or_default();
@@ -655,7 +670,7 @@ impl<'a> Run<'a> {
 
     async fn repair(&self, w: &Workspace<'_>) -> Result<(), Failure> {
         let c = &w.c;
-        self.with_lock("repair", c, async || {
+        self.with_lock("repair", c, async |_: &Session| {
             let t = table(self.settings);
             let client = &c.session.client;
             let Some(applied) = self.read_history(c).await? else {

@@ -157,6 +157,10 @@ fn a_migration_behind_a_long_transaction_gives_up_at_lock_timeout_and_retries() 
         out.stderr.contains("55P03") && out.stderr.contains("after 3 attempts"),
         "{out}"
     );
+    assert!(
+        out.stderr.contains("held by pid") && out.stderr.contains("long-transaction"),
+        "the blocker is named\n{out}"
+    );
     assert_eq!(
         out.stderr_json_lines()
             .iter()

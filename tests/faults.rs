@@ -300,3 +300,72 @@ fn exhausted_connection_slots_are_waited_out() {
     );
     invariants(&db, dir.path(), 0);
 }
+
+#[test]
+fn behind_a_long_transaction_readers_wait_at_most_about_lock_timeout_and_the_blocker_is_named() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[(
+        "V1__orders.sql",
+        "CREATE TABLE orders (id int);\nINSERT INTO orders SELECT generate_series(1, 100);",
+    )]);
+    sg(&db, dir.path()).run().assert_success();
+    write_file(
+        dir.path(),
+        "V2__alter.sql",
+        "ALTER TABLE orders ADD COLUMN note text;",
+    );
+
+    let mut idle = db.client_with_app("idle-in-tx");
+    idle.batch_execute("BEGIN; SELECT count(*) FROM orders;")
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, mut client) = (stop.clone(), db.client_with_app("reader"));
+        std::thread::spawn(move || {
+            let mut latencies = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                client.simple_query("SELECT count(*) FROM orders").unwrap();
+                latencies.push(t.elapsed());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            latencies
+        })
+    };
+    let out = sg(&db, dir.path())
+        .env("SCHEMAGATE_LOCK_TIMEOUT", "1s")
+        .env("SCHEMAGATE_LOCK_RETRIES", "3")
+        .run();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut latencies = reader.join().unwrap();
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let max = *latencies.last().unwrap();
+    println!(
+        "readers behind a lock_timeout=1s migration: {} queries, p99 {} ms, max {} ms",
+        latencies.len(),
+        p99.as_millis(),
+        max.as_millis()
+    );
+
+    out.assert_code(75);
+    let idle_pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'idle-in-tx'").unwrap();
+    for expected in [
+        format!("held by pid {idle_pid}"),
+        "idle-in-tx".to_string(),
+        "idle in transaction".to_string(),
+        "SELECT count(*) FROM orders".to_string(),
+    ] {
+        assert!(
+            out.stderr.contains(&expected),
+            "missing `{expected}`\n{out}"
+        );
+    }
+    assert!(
+        max < Duration::from_millis(1800),
+        "a reader waited {max:?}: longer than lock_timeout allows"
+    );
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+    idle.batch_execute("COMMIT").unwrap();
+    invariants(&db, dir.path(), 0);
+}

@@ -1,6 +1,7 @@
 //! The executor: runs one prepared script on the migration session — in a transaction with its history row, or statement by statement when PostgreSQL requires it.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -66,8 +67,19 @@ pub fn label(script: &Script) -> String {
     }
 }
 
+/// A second, idle session of the same run, from which a statement that is taking long can be
+/// looked at: who is it waiting for?
+pub struct Watch<'a> {
+    pub observer: &'a Client,
+    /// The migration session's backend.
+    pub backend_pid: i32,
+}
+
 pub struct Ctx<'a> {
     pub client: &'a Client,
+    pub watch: Option<Watch<'a>>,
+    /// The sessions that last blocked a statement of this run, for the messages.
+    pub blockers: RefCell<Option<String>>,
     pub table: &'a Table,
     pub installed_by: &'a str,
     pub lock_timeout: Duration,
@@ -166,17 +178,31 @@ async fn copy_in(
     sink.finish().await.map(|_| ())
 }
 
-async fn run_all(client: &Client, ready: &Ready<'_>, stop: &Stop) -> Result<usize, StmtError> {
-    for stmt in &ready.statements {
-        if stop.reason().is_some() {
-            return Err(StmtError {
-                err: None,
-                at: format!("{}:{}", ready.script.display, stmt.line),
-            });
-        }
-        run_statement(client, ready, stmt).await?;
-    }
-    Ok(ready.statements.len())
+/// The sessions `pid` is waiting for, as a person reads them in a log line.
+async fn blockers(observer: &Client, pid: i32) -> Option<String> {
+    let rows = observer
+        .query(
+            "SELECT a.pid, COALESCE(a.application_name, ''), COALESCE(a.state, ''), \
+             COALESCE(to_char(now() - a.xact_start, 'HH24:MI:SS'), '-'), left(COALESCE(a.query, ''), 200) \
+             FROM pg_catalog.pg_stat_activity a WHERE a.pid = ANY (pg_catalog.pg_blocking_pids($1))",
+            &[&pid],
+        )
+        .await
+        .ok()?;
+    let described: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "pid {} (application_name \"{}\", {}, transaction open {}, last query: {})",
+                r.get::<_, i32>(0),
+                r.get::<_, String>(1),
+                r.get::<_, String>(2),
+                r.get::<_, String>(3),
+                r.get::<_, String>(4).trim()
+            )
+        })
+        .collect();
+    (!described.is_empty()).then(|| described.join("; "))
 }
 
 fn lock_backoff() -> impl Iterator<Item = Duration> {
@@ -196,6 +222,50 @@ fn ms(d: Duration) -> u128 {
 }
 
 impl Ctx<'_> {
+    async fn run_all(&self, ready: &Ready<'_>) -> Result<usize, StmtError> {
+        for stmt in &ready.statements {
+            if self.stop.reason().is_some() {
+                return Err(StmtError {
+                    err: None,
+                    at: format!("{}:{}", ready.script.display, stmt.line),
+                });
+            }
+            self.run_watched(ready, stmt).await?;
+        }
+        Ok(ready.statements.len())
+    }
+
+    /// Runs a statement; if it is still running after half its lock_timeout, asks from the
+    /// idle session whom it waits for, so that the log names the blocking session while it
+    /// matters, and the final message can too.
+    async fn run_watched(&self, ready: &Ready<'_>, stmt: &Statement) -> Result<(), StmtError> {
+        let Some(watch) = &self.watch else {
+            return run_statement(self.client, ready, stmt).await;
+        };
+        let fut = run_statement(self.client, ready, stmt);
+        tokio::pin!(fut);
+        let first_look =
+            (self.lock_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = tokio::time::sleep(first_look) => {}
+        }
+        let mut logged = false;
+        loop {
+            if let Some(b) = blockers(watch.observer, watch.backend_pid).await {
+                if !logged {
+                    tracing::warn!(migration = %label(ready.script), blocked_by = %b, "waiting for a lock held by {b}");
+                    logged = true;
+                }
+                *self.blockers.borrow_mut() = Some(b);
+            }
+            tokio::select! {
+                r = &mut fut => return r,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
     fn row<'r>(
         &'r self,
         ready: &'r Ready<'_>,
@@ -305,6 +375,7 @@ impl Ctx<'_> {
                             tracing::warn!(
                                 migration = %label(ready.script), at = %e.at, error = %e.cause(),
                                 retry = retries, of = self.lock_retries, retry_in_ms = delay.as_millis() as u64,
+                                blocked_by = self.blockers.borrow().as_deref().unwrap_or("unknown"),
                                 "rolled back on a lock conflict; retrying so that application queries do not queue behind us"
                             );
                             self.stop
@@ -318,12 +389,16 @@ impl Ctx<'_> {
                         return Err(Failure::new(
                             FailureKind::Busy,
                             format!(
-                                "{} could not get its locks after {} attempts (lock_timeout {} ms each; last: {} at {}); rolled back. A long transaction is holding a conflicting lock: find it in pg_stat_activity, then retry",
+                                "{} could not get its locks after {} attempts (lock_timeout {} ms each; last: {} at {}); rolled back. {}",
                                 label(ready.script),
                                 retries + 1,
                                 ms(self.lock_timeout),
                                 e.cause(),
-                                e.at
+                                e.at,
+                                match self.blockers.borrow().as_deref() {
+                                    Some(b) => format!("The conflicting lock is held by {b}: end that transaction, or retry later"),
+                                    None => "A long transaction is holding a conflicting lock: find it in pg_stat_activity, then retry".to_string(),
+                                }
                             ),
                         ));
                     }
@@ -353,11 +428,11 @@ impl Ctx<'_> {
             .await
             .map_err(|e| to_err(e, "BEGIN"))?;
         for cb in self.before_each {
-            run_all(self.client, cb, self.stop).await?;
+            self.run_all(cb).await?;
         }
-        let n = run_all(self.client, ready, self.stop).await?;
+        let n = self.run_all(ready).await?;
         for cb in self.after_each {
-            run_all(self.client, cb, self.stop).await?;
+            self.run_all(cb).await?;
         }
         if self.stop.reason().is_some() {
             return Err(StmtError {
@@ -459,7 +534,7 @@ impl Ctx<'_> {
                     err: Some(err),
                     at: ready.script.display.clone(),
                 })?;
-            match run_statement(self.client, ready, stmt).await {
+            match self.run_watched(ready, stmt).await {
                 Err(e)
                     if e.is_lock_conflict()
                         && *retries < self.lock_retries
@@ -535,7 +610,7 @@ impl Ctx<'_> {
                 .await
                 .map_err(|e| Failure::new(FailureKind::Unavailable, e.to_string()))?;
         }
-        match run_all(self.client, ready, self.stop).await {
+        match self.run_all(ready).await {
             Ok(_) => {
                 if in_tx {
                     self.client.batch_execute("COMMIT").await.map_err(|e| {
