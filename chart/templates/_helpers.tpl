@@ -1,0 +1,398 @@
+{{/*
+Named templates. Those an application chart may call are marked PUBLIC; each takes the
+schemagate chart's own context, which a parent chart reaches as `.Subcharts.schemagate`
+(or `.Subcharts.<alias>`), so `.Values`, `.Chart` and `.Release` are this chart's even when
+called from the parent:
+
+  initContainers:
+    {{- include "schemagate.initContainer" .Subcharts.schemagate | nindent 8 }}
+  volumes:
+    {{- include "schemagate.volumes" .Subcharts.schemagate | nindent 8 }}
+*/}}
+
+{{- define "schemagate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "schemagate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A name for an object of this release: fullname, cut to leave room for the suffix. */}}
+{{- define "schemagate.objectName" -}}
+{{- printf "%s-%s" (include "schemagate.fullname" .root | trunc 52 | trimSuffix "-") .suffix }}
+{{- end }}
+
+{{- define "schemagate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "schemagate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "schemagate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The standard labels. Call with (dict "root" $ "component" "migration"). */}}
+{{- define "schemagate.labels" -}}
+helm.sh/chart: {{ include "schemagate.chart" .root }}
+{{ include "schemagate.selectorLabels" .root }}
+app.kubernetes.io/version: {{ include "schemagate.tag" .root | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: {{ include "schemagate.name" .root }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "schemagate.tag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- end }}
+
+{{- define "schemagate.image" -}}
+{{- $ref := printf "%s:%s" .Values.image.repository (include "schemagate.tag" .) }}
+{{- with .Values.image.digest }}
+{{- $ref = printf "%s@%s" $ref . }}
+{{- end }}
+{{- $ref }}
+{{- end }}
+
+{{/*
+The exit codes a retry cannot help (SPEC §3; `schemagate version --exit-codes --format json`
+lists them with retryable=false). The Job's podFailurePolicy fails at once on these; every
+other failure is retried up to backoffLimit. tests/chart compares this list with the binary's.
+*/}}
+{{- define "schemagate.nonRetryableExitCodes" -}}
+[1, 3, 64, 65, 70, 77, 78]
+{{- end }}
+
+{{/* A value as the string an environment variable holds; whole numbers stay whole. */}}
+{{- define "schemagate.envString" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- int64 . | toString }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}
+
+{{/* job.deadline in seconds: `30s`, `5m`, `1h30m` or a plain number of seconds. */}}
+{{- define "schemagate.deadlineSeconds" -}}
+{{- $s := include "schemagate.envString" .Values.job.deadline | trim }}
+{{- $seconds := 0 }}
+{{- if regexMatch "^[0-9]+$" $s }}
+{{- $seconds = int64 $s }}
+{{- else if and (ne $s "") (regexMatch "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$" $s) }}
+{{- $h := regexFind "[0-9]+h" $s | trimSuffix "h" | default "0" | int64 }}
+{{- $m := regexFind "[0-9]+m" $s | trimSuffix "m" | default "0" | int64 }}
+{{- $sec := regexFind "[0-9]+s" $s | trimSuffix "s" | default "0" | int64 }}
+{{- $seconds = add (mul $h 3600) (mul $m 60) $sec }}
+{{- else }}
+{{- fail (printf "job.deadline %q: use a duration such as 30s, 5m or 1h30m, or a number of seconds" $s) }}
+{{- end }}
+{{- if lt (int64 $seconds) 1 }}
+{{- fail "job.deadline must be longer than 0s" }}
+{{- end }}
+{{- $seconds }}
+{{- end }}
+
+{{/* The Secret that holds the connection, or "" when none. */}}
+{{- define "schemagate.secretName" -}}
+{{- if .Values.database.createSecret.enabled }}
+{{- include "schemagate.objectName" (dict "root" . "suffix" "db") }}
+{{- else }}
+{{- .Values.database.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/*
+Which key of the Secret feeds each field, as JSON (a template can only return a string).
+A created Secret uses the standard names for the fields it holds.
+*/}}
+{{- define "schemagate.secretKeys" -}}
+{{- $db := .Values.database }}
+{{- if $db.createSecret.enabled }}
+{{- $keys := dict "uri" "" }}
+{{- range $field := list "host" "port" "dbname" "username" "password" }}
+{{- $_ := set $keys $field (ternary $field "" (ne (include "schemagate.envString" (index $db.createSecret $field)) "")) }}
+{{- end }}
+{{- toJson $keys }}
+{{- else if $db.existingSecret }}
+{{- toJson $db.secretKeys }}
+{{- else }}
+{{- toJson (dict "uri" "" "host" "" "port" "" "dbname" "" "username" "" "password" "") }}
+{{- end }}
+{{- end }}
+
+{{- define "schemagate.secretDir" -}}/var/run/secrets/schemagate/db{{- end }}
+{{- define "schemagate.caDir" -}}/var/run/secrets/schemagate/ca{{- end }}
+{{- define "schemagate.clientCertDir" -}}/var/run/secrets/schemagate/client{{- end }}
+
+{{/* True when a ConfigMap is mounted over /migrations. */}}
+{{- define "schemagate.migrationsConfigMap" -}}
+{{- if .Values.migrations.configMap.existingName }}
+{{- .Values.migrations.configMap.existingName }}
+{{- else if .Values.migrations.configMap.create }}
+{{- include "schemagate.objectName" (dict "root" . "suffix" "migrations") }}
+{{- end }}
+{{- end }}
+
+{{/* Refuse values that would render a runner that cannot connect or would leak a secret. */}}
+{{- define "schemagate.validate" -}}
+{{- $db := .Values.database }}
+{{- if and $db.existingSecret $db.createSecret.enabled }}
+{{- fail "database.existingSecret and database.createSecret.enabled are mutually exclusive: use one Secret" }}
+{{- end }}
+{{- if $db.createSecret.enabled }}
+{{- range $field := list "host" "username" "password" }}
+{{- if not (index $db.createSecret $field) }}
+{{- fail (printf "database.createSecret.%s is required when database.createSecret.enabled is true" $field) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not (or $db.existingSecret $db.createSecret.enabled) }}
+{{- $own := false }}
+{{- range .Values.extraEnv }}
+{{- if has (.name | trimSuffix "_FILE") (list "SCHEMAGATE_DATABASE_URL" "DATABASE_URL" "SCHEMAGATE_SECRET_DIR" "PGHOST" "PGPASSWORD") }}
+{{- $own = true }}
+{{- end }}
+{{- end }}
+{{- if not $own }}
+{{- fail "no database connection: set database.existingSecret to a Secret with the credentials (CloudNativePG: <cluster>-app), or database.createSecret.enabled=true for development, or pass a connection through extraEnv" }}
+{{- end }}
+{{- end }}
+{{- if and $db.mountSecret (not (or $db.existingSecret $db.createSecret.enabled)) }}
+{{- fail "database.mountSecret needs database.existingSecret or database.createSecret.enabled" }}
+{{- end }}
+{{- if and .Values.migrations.configMap.create .Values.migrations.configMap.existingName }}
+{{- fail "migrations.configMap.create and migrations.configMap.existingName are mutually exclusive" }}
+{{- end }}
+{{- $_ := include "schemagate.deadlineSeconds" . }}
+{{- end }}
+
+{{/* The environment of every schemagate container: connection, settings, extras. */}}
+{{- define "schemagate.env" -}}
+{{- $db := .Values.database }}
+{{- $secret := include "schemagate.secretName" . }}
+{{- $keys := include "schemagate.secretKeys" . | fromJson }}
+{{- $plain := dict "host" $db.host "port" $db.port "dbname" $db.dbname "username" $db.username }}
+{{- $vars := dict "uri" "SCHEMAGATE_DATABASE_URL" "host" "PGHOST" "port" "PGPORT" "dbname" "PGDATABASE" "username" "PGUSER" "password" "PGPASSWORD" }}
+{{- range $field := list "uri" "host" "port" "dbname" "username" "password" }}
+{{- $key := index $keys $field | default "" }}
+{{- if and $secret $key }}
+{{- if not $db.mountSecret }}
+- name: {{ index $vars $field }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key | quote }}
+{{- end }}
+{{- else if ne (include "schemagate.envString" (index $plain $field | default "")) "" }}
+- name: {{ index $vars $field }}
+  value: {{ include "schemagate.envString" (index $plain $field) | quote }}
+{{- end }}
+{{- end }}
+{{- if and $secret $db.mountSecret }}
+- name: SCHEMAGATE_SECRET_DIR
+  value: {{ include "schemagate.secretDir" . | quote }}
+{{- end }}
+{{- with $db.sslmode }}
+- name: PGSSLMODE
+  value: {{ . | quote }}
+{{- end }}
+{{- if $db.caSecret.name }}
+- name: PGSSLROOTCERT
+  value: {{ printf "%s/ca.crt" (include "schemagate.caDir" .) | quote }}
+{{- end }}
+{{- if $db.clientCertSecret.name }}
+- name: PGSSLCERT
+  value: {{ printf "%s/tls.crt" (include "schemagate.clientCertDir" .) | quote }}
+- name: PGSSLKEY
+  value: {{ printf "%s/tls.key" (include "schemagate.clientCertDir" .) | quote }}
+{{- end }}
+- name: SCHEMAGATE_DEADLINE
+  value: {{ printf "%ss" (include "schemagate.deadlineSeconds" .) | quote }}
+{{- $config := .Values.config }}
+{{- if and (include "schemagate.migrationsConfigMap" .) (not $config.locations) }}
+- name: SCHEMAGATE_LOCATIONS
+  value: "/migrations"
+{{- end }}
+{{- range $name, $value := $config }}
+{{- if and (not (kindIs "invalid" $value)) (ne (include "schemagate.envString" $value) "") }}
+- name: {{ printf "SCHEMAGATE_%s" ($name | snakecase | upper) }}
+  value: {{ include "schemagate.envString" $value | quote }}
+{{- end }}
+{{- end }}
+{{- range $name, $value := .Values.placeholders }}
+- name: {{ printf "SCHEMAGATE_PLACEHOLDER_%s" ($name | upper) }}
+  value: {{ include "schemagate.envString" $value | quote }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "schemagate.volumeMounts" -}}
+{{- $db := .Values.database }}
+{{- if and (include "schemagate.secretName" .) $db.mountSecret }}
+- name: schemagate-db
+  mountPath: {{ include "schemagate.secretDir" . }}
+  readOnly: true
+{{- end }}
+{{- if $db.caSecret.name }}
+- name: schemagate-ca
+  mountPath: {{ include "schemagate.caDir" . }}
+  readOnly: true
+{{- end }}
+{{- if $db.clientCertSecret.name }}
+- name: schemagate-client-cert
+  mountPath: {{ include "schemagate.clientCertDir" . }}
+  readOnly: true
+{{- end }}
+{{- if include "schemagate.migrationsConfigMap" . }}
+- name: schemagate-migrations
+  mountPath: /migrations
+  readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+PUBLIC. The volumes the schemagate containers mount, as list items (possibly none).
+Files are mode 0444: readable by whatever UID the platform assigns, with no fsGroup; no
+other process shares the volume.
+*/}}
+{{- define "schemagate.volumes" -}}
+{{- $db := .Values.database }}
+{{- $secret := include "schemagate.secretName" . }}
+{{- if and $secret $db.mountSecret }}
+{{- $keys := include "schemagate.secretKeys" . | fromJson }}
+- name: schemagate-db
+  secret:
+    secretName: {{ $secret }}
+    defaultMode: 0444
+    items:
+      {{- range $file := list "uri" "host" "port" "dbname" "username" "password" }}
+      {{- with index $keys $file }}
+      - key: {{ . | quote }}
+        path: {{ $file }}
+      {{- end }}
+      {{- end }}
+{{- end }}
+{{- if $db.caSecret.name }}
+- name: schemagate-ca
+  secret:
+    secretName: {{ $db.caSecret.name }}
+    defaultMode: 0444
+    items:
+      - key: {{ $db.caSecret.key | quote }}
+        path: ca.crt
+{{- end }}
+{{- if $db.clientCertSecret.name }}
+- name: schemagate-client-cert
+  secret:
+    secretName: {{ $db.clientCertSecret.name }}
+    defaultMode: 0444
+    items:
+      - key: {{ $db.clientCertSecret.certKey | quote }}
+        path: tls.crt
+      - key: {{ $db.clientCertSecret.keyKey | quote }}
+        path: tls.key
+{{- end }}
+{{- with include "schemagate.migrationsConfigMap" . }}
+- name: schemagate-migrations
+  configMap:
+    name: {{ . }}
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+One schemagate container. Call with (dict "root" $ "name" "migrate" "command" "migrate"
+"resources" $.Values.job.resources).
+*/}}
+{{- define "schemagate.container" -}}
+{{- $ := .root }}
+{{- include "schemagate.validate" $ }}
+name: {{ .name }}
+image: {{ include "schemagate.image" $ | quote }}
+imagePullPolicy: {{ $.Values.image.pullPolicy }}
+args:
+  - {{ .command }}
+env:
+  {{- include "schemagate.env" $ | trim | nindent 2 }}
+{{- with include "schemagate.volumeMounts" $ | trim }}
+volumeMounts:
+  {{- . | nindent 2 }}
+{{- end }}
+terminationMessagePolicy: FallbackToLogsOnError
+{{- with .resources }}
+resources:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $.Values.containerSecurityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+PUBLIC. The `schemagate wait` initContainer, as one list item: it waits until every local
+versioned migration is applied and valid, and never migrates or takes the lock.
+*/}}
+{{- define "schemagate.initContainer" -}}
+- {{ include "schemagate.container" (dict "root" . "name" .Values.initContainer.name "command" "wait" "resources" .Values.initContainer.resources) | trim | nindent 2 | trim }}
+{{- end }}
+
+{{/* The Pod spec shared by the hook Job and the test Pod. */}}
+{{- define "schemagate.podSpec" -}}
+{{- $ := .root }}
+restartPolicy: Never
+automountServiceAccountToken: false
+# Service links would inject <SERVICE>_PORT variables; one for a Service named schemagate-*
+# is an unknown SCHEMAGATE_* setting, which schemagate refuses (exit 78).
+enableServiceLinks: false
+{{- with $.Values.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+{{- with $.Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $.Values.podSecurityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+containers:
+  - {{ include "schemagate.container" (dict "root" $ "name" .name "command" .command "resources" .resources) | trim | nindent 4 | trim }}
+{{- with include "schemagate.volumes" $ | trim }}
+volumes:
+  {{- . | nindent 2 }}
+{{- end }}
+{{- with $.Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $.Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $.Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
