@@ -57,6 +57,15 @@ def test_bitnami_secret_holds_only_the_password() -> None:
     assert env["PGHOST"]["value"] == "shop-postgresql"
 
 
+def test_secret_keys_map_any_key_name() -> None:
+    keys = {"uri": "jdbc-less-uri", "host": "pg-host", "port": "pg-port", "dbname": "db-name",
+            "username": "user", "password": "postgres-password"}
+    env = job_env({"database": {"existingSecret": "creds", "secretKeys": keys}})
+    for field, var in [("uri", "SCHEMAGATE_DATABASE_URL"), ("host", "PGHOST"), ("port", "PGPORT"),
+                       ("dbname", "PGDATABASE"), ("username", "PGUSER"), ("password", "PGPASSWORD")]:
+        assert secret_ref(env, var) == {"name": "creds", "key": keys[field]}
+
+
 def test_crunchy_secret_is_mounted_as_a_directory() -> None:
     objects = render(load_values(CHART / "ci" / "crunchy-values.yaml"))
     spec = pod_spec(one(objects, "Job"))

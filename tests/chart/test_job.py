@@ -212,6 +212,8 @@ def test_job_can_be_left_out() -> None:
 def test_helm_test_pod_runs_validate() -> None:
     pod = one(render(CNPG), "Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    # `helm test --logs` reads the Pod after it succeeded: it must still be there.
+    assert pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"
     assert pod["spec"]["restartPolicy"] == "Never"
     (container,) = pod["spec"]["containers"]
     assert container["args"] == ["validate"]
