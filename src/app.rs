@@ -88,8 +88,15 @@ fn db_failure(doing: &str, e: &tokio_postgres::Error, stop: &Stop) -> Failure {
 
 /// Local scripts, read and checked before any connection: a bad file name fails fast.
 pub fn load_scripts(settings: &Settings) -> Result<Scripts, Failure> {
-    let entries = fsio::read_locations(&settings.locations)?;
-    discover(entries).map_err(invalid)
+    let (entries, mut problems) = fsio::read_locations(&settings.locations)?;
+    match discover(entries) {
+        Ok(scripts) if problems.is_empty() => Ok(scripts),
+        Ok(_) => Err(invalid(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(invalid(problems))
+        }
+    }
 }
 
 /// The failure a plan's problems amount to: a failed row means a half-applied script (3),
@@ -539,6 +546,9 @@ impl<'a> Run<'a> {
                 self.insert_baseline(c, &t).await?;
             }
         }
+        history::use_schema(client, &t)
+            .await
+            .map_err(|e| db_failure("setting search_path", &e, self.stop))?;
         // Another runner may have finished while this one waited for the lock.
         let applied = self.read_history(c).await?.unwrap_or_default();
         let plan = w.plan(&applied);

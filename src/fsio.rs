@@ -11,13 +11,14 @@ use crate::core::outcome::{Failure, FailureKind};
 /// a stray dump in the folder is refused instead of filling the pod's memory.
 pub const MAX_SCRIPT_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Reads every file discovery wants from the locations, recursively.
+/// Reads every file discovery wants from the locations, recursively. Entries it cannot
+/// read come back as problems beside the rest, so that one run names every bad entry.
 ///
 /// Follows symbolic links (a ConfigMap volume is made of them), skips every entry whose
 /// name starts with `.` (a ConfigMap's `..data` and `..2024_…` folders would otherwise be
 /// read twice), never opens anything but regular files (a FIFO would block), and stops at a
 /// directory it has already entered (a symlink loop).
-pub fn read_locations(locations: &[PathBuf]) -> Result<Vec<Entry>, Failure> {
+pub fn read_locations(locations: &[PathBuf]) -> Result<(Vec<Entry>, Vec<String>), Failure> {
     let mut entries = Vec::new();
     let mut problems = Vec::new();
     for root in locations {
@@ -45,14 +46,7 @@ pub fn read_locations(locations: &[PathBuf]) -> Result<Vec<Entry>, Failure> {
         let mut visited = HashSet::new();
         walk(root, root, &mut visited, &mut entries, &mut problems);
     }
-    if problems.is_empty() {
-        Ok(entries)
-    } else {
-        Err(Failure::new(
-            FailureKind::InvalidMigrations,
-            problems.join("\n"),
-        ))
-    }
+    Ok((entries, problems))
 }
 
 fn walk(

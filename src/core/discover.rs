@@ -75,11 +75,12 @@ fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
         && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
-fn decode(bytes: &[u8], display: &str) -> Result<String, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+/// Takes the bytes by value: a large script is decoded in place, never copied.
+fn decode(bytes: Vec<u8>, display: &str) -> Result<String, String> {
+    let mut text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "{display}: not valid UTF-8 at byte offset {}; save the file as UTF-8",
-            e.valid_up_to()
+            e.utf8_error().valid_up_to()
         )
     })?;
     if let Some(at) = text.find('\0') {
@@ -87,7 +88,10 @@ fn decode(bytes: &[u8], display: &str) -> Result<String, String> {
             "{display}: contains a NUL byte at byte offset {at}, which PostgreSQL cannot take in SQL text"
         ));
     }
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
 fn parse_conf(text: &str, display: &str) -> Result<ScriptConf, String> {
@@ -158,7 +162,7 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
                 continue;
             }
         };
-        let sql = match decode(&e.bytes, &e.display) {
+        let sql = match decode(e.bytes, &e.display) {
             Ok(s) => s,
             Err(p) => {
                 problems.push(p);
@@ -168,7 +172,7 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
         let conf = match confs.remove(&e.display) {
             None => ScriptConf::default(),
             Some((conf_display, bytes)) => {
-                match decode(&bytes, &conf_display).and_then(|t| parse_conf(&t, &conf_display)) {
+                match decode(bytes, &conf_display).and_then(|t| parse_conf(&t, &conf_display)) {
                     Ok(c) => c,
                     Err(p) => {
                         problems.push(p);

@@ -135,6 +135,36 @@ pub async fn ensure(client: &Client, table: &Table) -> Result<bool, tokio_postgr
     Ok(true)
 }
 
+/// Puts the history's schema first on the session's `search_path`, as Flyway does before
+/// each migration, so that unqualified names in scripts land in `SCHEMAGATE_SCHEMA`.
+/// Left alone when the path already starts with it.
+pub async fn use_schema(client: &Client, table: &Table) -> Result<(), tokio_postgres::Error> {
+    let current: String = client
+        .query_one("SELECT current_setting('search_path')", &[])
+        .await?
+        .get(0);
+    let first = quote_ident(&table.schema);
+    let starts = current
+        .split(',')
+        .next()
+        .map(str::trim)
+        .is_some_and(|p| p == first || p == table.schema);
+    if !starts {
+        let path = if current.trim().is_empty() {
+            first
+        } else {
+            format!("{first}, {current}")
+        };
+        client
+            .query_one(
+                "SELECT pg_catalog.set_config('search_path', $1, false)",
+                &[&path],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// A SQL string literal. Only used for a value that schemagate itself derived (the quoted
 /// schema name inside a DDL batch that cannot take parameters).
 fn quote_literal(s: &str) -> String {
