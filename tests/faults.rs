@@ -369,3 +369,54 @@ fn behind_a_long_transaction_readers_wait_at_most_about_lock_timeout_and_the_blo
     idle.batch_execute("COMMIT").unwrap();
     invariants(&db, dir.path(), 0);
 }
+
+#[test]
+fn a_cold_start_stampede_of_twenty_runners_applies_everything_once() {
+    let db = PgServer::shared().fresh_db();
+    let mut files: Vec<(String, String)> = vec![
+        ("V1__orders.sql".into(), "CREATE TABLE orders AS SELECT g AS id, g % 1000 AS customer FROM generate_series(1, 1000000) g;".into()),
+        ("V2__idx.sql".into(), "CREATE INDEX CONCURRENTLY orders_customer ON orders (customer);".into()),
+    ];
+    for v in 3..=9 {
+        files.push((
+            format!("V{v}__t{v}.sql"),
+            format!("CREATE TABLE t{v} (id int PRIMARY KEY);\nINSERT INTO t{v} VALUES (1), (2);"),
+        ));
+    }
+    files.push(("R__view.sql".into(), "CREATE OR REPLACE VIEW busy_customers AS SELECT customer, count(*) FROM orders GROUP BY customer;".into()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = migrations_dir(&refs);
+
+    let start = Instant::now();
+    let runners: Vec<_> = (0..20)
+        .map(|_| {
+            sg(&db, dir.path())
+                .timeout(Duration::from_secs(120))
+                .spawn()
+        })
+        .collect();
+    println!(
+        "20 runners started within {} ms",
+        start.elapsed().as_millis()
+    );
+    for r in runners {
+        r.wait().assert_success();
+    }
+    println!("stampede finished in {} ms", start.elapsed().as_millis());
+    let expected: Vec<(Option<String>, bool)> = (1..=9)
+        .map(|v| (Some(v.to_string()), true))
+        .chain([(None, true)])
+        .collect();
+    assert_eq!(versions(&db, T), expected);
+    let log = db.log_lines().join("\n");
+    // The log is this database's: the runners' first history reads, before the table
+    // existed, are there, so the absence of the codes below means something.
+    assert!(log.contains(" 42P01 "), "not this database's log?\n{log}");
+    for code in [" 23505 ", " 42P07 ", " 40P01 "] {
+        assert!(!log.contains(code), "server log has{code}:\n{log}");
+    }
+    invariants(&db, dir.path(), 0);
+}
