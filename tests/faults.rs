@@ -420,3 +420,131 @@ fn a_cold_start_stampede_of_twenty_runners_applies_everything_once() {
     }
     invariants(&db, dir.path(), 0);
 }
+
+/// A network namespace of the test's own with a veth pair to the host: the runner lives
+/// inside, the server outside, and the test can cut the wire without either side seeing a
+/// reset. Removed on drop.
+struct Wire {
+    ns: String,
+    host_if: String,
+    host_ip: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip (iproute2) is needed for network tests");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Wire {
+    fn new() -> Wire {
+        let n = std::process::id() % 200 + 20;
+        let (ns, host_if, peer_if) = (format!("sgt{n}"), format!("sgh{n}"), format!("sgn{n}"));
+        let (host_ip, peer_ip) = (format!("10.231.{n}.1"), format!("10.231.{n}.2"));
+        ip(&["netns", "add", &ns]);
+        ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", &peer_if,
+        ]);
+        ip(&["link", "set", &peer_if, "netns", &ns]);
+        ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{peer_ip}/30"),
+            "dev",
+            &peer_if,
+        ]);
+        ip(&["-n", &ns, "link", "set", &peer_if, "up"]);
+        ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        Wire {
+            ns,
+            host_if,
+            host_ip,
+        }
+    }
+
+    /// Drops every packet from now on, silently: no RST, no FIN, as a dead node or a
+    /// partitioned network looks.
+    fn cut(&self) {
+        ip(&["link", "set", &self.host_if, "down"]);
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .output();
+    }
+}
+
+#[test]
+fn a_silent_network_cut_is_detected_and_the_server_frees_the_lock() {
+    let wire = Wire::new();
+    let server = PgServer::start(ServerOptions {
+        extra_conf: vec![format!("listen_addresses = '127.0.0.1,{}'", wire.host_ip)],
+        extra_hba: vec!["host all all 10.231.0.0/16 trust".into()],
+        ..ServerOptions::default()
+    });
+    let db = server.fresh_db();
+    let dir = migrations_dir(&[
+        ("V1__a.sql", "CREATE TABLE a (id int);"),
+        (
+            "V2__slow.sql",
+            "CREATE TABLE slow (id int);\nSELECT pg_sleep(120);",
+        ),
+    ]);
+    let running = Sg::new("ip")
+        .args(["netns", "exec", &wire.ns, BIN])
+        .envs(db.env())
+        .env("PGHOST", &wire.host_ip)
+        .env("SCHEMAGATE_LOCATIONS", dir.path())
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "3s")
+        .env("SCHEMAGATE_LOG_FORMAT", "json")
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    wait_for_query(&db, "pg_sleep(120)");
+    let cut = Instant::now();
+    wire.cut();
+    let out = running.wait();
+    let client_noticed = cut.elapsed();
+    out.assert_code(69);
+    // The server side: keepalives on our session end it, and the lock goes with it.
+    let until = Instant::now() + Duration::from_secs(60);
+    while (db.backends_with_app_prefix("schemagate") > 0 || db.advisory_locks_held() > 0)
+        && Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let server_noticed = cut.elapsed();
+    println!(
+        "network cut: client exited after {} ms, server freed session and lock after {} ms",
+        client_noticed.as_millis(),
+        server_noticed.as_millis()
+    );
+    assert!(client_noticed < Duration::from_secs(45), "{out}");
+    assert!(server_noticed < Duration::from_secs(45));
+    assert_eq!(db.advisory_locks_held(), 0);
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+
+    // A second runner, over a working path, finishes the job.
+    write_file(
+        dir.path(),
+        "V2__slow.sql",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(0.1);",
+    );
+    sg(&db, dir.path()).run().assert_success();
+    invariants(&db, dir.path(), 0);
+}
