@@ -171,8 +171,13 @@ impl Env {
     /// behaviour. Only names are reported, never values (`SCHEMAGATE_PASSWORD=...`).
     pub fn unknown_names(&self) -> Vec<String> {
         self.0
-            .keys()
-            .filter(|k| k.to_ascii_uppercase().starts_with(PREFIX) && !is_known(k))
+            .iter()
+            .filter(|(k, v)| {
+                k.to_ascii_uppercase().starts_with(PREFIX)
+                    && !is_known(k)
+                    && !is_kubernetes_service_variable(k, v)
+            })
+            .map(|(k, _)| k)
             .map(|k| match suggestion(k) {
                 Some(hint) => format!("unknown setting {k}; did you mean {hint}?"),
                 None => format!(
@@ -358,6 +363,39 @@ fn placeholder_name(var: &str) -> Option<(&str, bool)> {
         _ if !rest.is_empty() => Some((rest, false)),
         _ => None,
     }
+}
+
+/// Kubernetes puts `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT=tcp://…` and friends into every
+/// container for each Service in the namespace; a Service named `schemagate…` must not make
+/// the binary refuse to start. The bare `_PORT` form counts only with its `tcp://` value, so
+/// a user's `SCHEMAGATE_PORT=5432` is still caught as a typo.
+fn is_kubernetes_service_variable(var: &str, value: &str) -> bool {
+    if var.ends_with("_SERVICE_HOST")
+        || var.ends_with("_SERVICE_PORT")
+        || var.contains("_SERVICE_PORT_")
+    {
+        return true;
+    }
+    // `<SERVICE>_PORT_<number>_<PROTOCOL>[_PROTO|_PORT|_ADDR]`
+    if let Some(at) = var.rfind("_PORT_") {
+        let mut parts = var[at + "_PORT_".len()..].split('_');
+        let number = parts
+            .next()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let protocol = parts
+            .next()
+            .is_some_and(|p| matches!(p, "TCP" | "UDP" | "SCTP"));
+        let tail = parts
+            .next()
+            .is_none_or(|t| matches!(t, "PROTO" | "PORT" | "ADDR"));
+        if number && protocol && tail && parts.next().is_none() {
+            return true;
+        }
+    }
+    var.ends_with("_PORT")
+        && ["tcp://", "udp://", "sctp://"]
+            .iter()
+            .any(|p| value.starts_with(p))
 }
 
 fn is_known(var: &str) -> bool {
@@ -611,6 +649,31 @@ pub(crate) mod tests {
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("`x`"), "{}", problems[0]);
         assert!(!problems[0].contains('1') && !problems[0].contains('2'));
+    }
+
+    #[test]
+    fn variables_kubernetes_injects_for_a_service_are_not_settings() {
+        let injected = [
+            ("SCHEMAGATE_SERVICE_HOST", "10.96.0.7"),
+            ("SCHEMAGATE_SERVICE_PORT", "5432"),
+            ("SCHEMAGATE_SERVICE_PORT_POSTGRES", "5432"),
+            ("SCHEMAGATE_PORT", "tcp://10.96.0.7:5432"),
+            ("SCHEMAGATE_PORT_5432_TCP", "tcp://10.96.0.7:5432"),
+            ("SCHEMAGATE_PORT_5432_TCP_PROTO", "tcp"),
+            ("SCHEMAGATE_PORT_5432_TCP_PORT", "5432"),
+            ("SCHEMAGATE_PORT_5432_TCP_ADDR", "10.96.0.7"),
+            ("SCHEMAGATE_DEMO_SERVICE_HOST", "10.96.0.8"),
+            ("SCHEMAGATE_DEMO_PORT_80_TCP_ADDR", "10.96.0.8"),
+        ];
+        assert!(Env::new(&env(&injected)).unknown_names().is_empty());
+        // A person's typo still is one.
+        for typo in [
+            ("SCHEMAGATE_PORT", "5432"),
+            ("SCHEMAGATE_PORT_5432", "x"),
+            ("SCHEMAGATE_HOST", "db"),
+        ] {
+            assert_eq!(Env::new(&env(&[typo])).unknown_names().len(), 1, "{typo:?}");
+        }
     }
 
     #[test]

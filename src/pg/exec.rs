@@ -103,6 +103,9 @@ pub struct Done {
 struct StmtError {
     err: Option<tokio_postgres::Error>,
     at: String,
+    /// The error came from the COMMIT itself: if the connection died, nobody knows whether
+    /// the server committed.
+    committing: bool,
 }
 
 impl StmtError {
@@ -164,6 +167,7 @@ async fn run_statement(
     result.map_err(|err| StmtError {
         at: locate(ready, stmt, &err),
         err: Some(err),
+        committing: false,
     })
 }
 
@@ -226,6 +230,7 @@ impl Ctx<'_> {
         for stmt in &ready.statements {
             if self.stop.reason().is_some() {
                 return Err(StmtError {
+                    committing: false,
                     err: None,
                     at: format!("{}:{}", ready.script.display, stmt.line),
                 });
@@ -320,9 +325,14 @@ impl Ctx<'_> {
             FailureKind::Denied => FailureKind::Denied,
             _ => FailureKind::MigrationFailed,
         };
-        let msg = if kind == FailureKind::Unavailable {
+        let msg = if kind == FailureKind::Unavailable && e.committing {
             format!(
-                "lost the database while applying {what} at {} ({}); if it was committing, the outcome is unknown: the history table is authoritative and the next run applies {what} only if its row is absent",
+                "lost the database while COMMIT of {what} was in flight ({}): the outcome is unknown; the history table is authoritative, and the next run applies {what} only if its row is absent",
+                describe_error(err)
+            )
+        } else if kind == FailureKind::Unavailable {
+            format!(
+                "lost the database while applying {what} at {} ({}); the server rolls back the unfinished transaction",
                 e.at,
                 describe_error(err)
             )
@@ -416,6 +426,7 @@ impl Ctx<'_> {
         start: Instant,
     ) -> Result<usize, StmtError> {
         let to_err = |err: tokio_postgres::Error, at: &str| StmtError {
+            committing: false,
             err: Some(err),
             at: at.to_string(),
         };
@@ -436,6 +447,7 @@ impl Ctx<'_> {
         }
         if self.stop.reason().is_some() {
             return Err(StmtError {
+                committing: false,
                 err: None,
                 at: ready.script.display.clone(),
             });
@@ -451,7 +463,10 @@ impl Ctx<'_> {
         self.client
             .batch_execute("COMMIT")
             .await
-            .map_err(|e| to_err(e, &format!("{} (COMMIT)", ready.script.display)))?;
+            .map_err(|e| StmtError {
+                committing: true,
+                ..to_err(e, &format!("{} (COMMIT)", ready.script.display))
+            })?;
         Ok(n)
     }
 
@@ -521,6 +536,7 @@ impl Ctx<'_> {
         loop {
             if self.stop.reason().is_some() {
                 return Err(StmtError {
+                    committing: false,
                     err: None,
                     at: format!("{}:{}", ready.script.display, stmt.line),
                 });
@@ -531,6 +547,7 @@ impl Ctx<'_> {
                 ))
                 .await
                 .map_err(|err| StmtError {
+                    committing: false,
                     err: Some(err),
                     at: ready.script.display.clone(),
                 })?;
