@@ -66,6 +66,18 @@ fn command(word: &str) -> Option<Command> {
     })
 }
 
+/// A stray argument as a usage error shows it. `schemagate migrate "$DATABASE_URL"` is an easy
+/// slip, so one that may be a connection string (`://`, `@`, `=`) is not echoed.
+fn shown(arg: &str) -> String {
+    if arg.contains("://") || arg.contains('@') || arg.contains('=') {
+        "(not shown, as it looks like a connection string and may hold a password; \
+         pass a URL as SCHEMAGATE_DATABASE_URL or --database-url)"
+            .to_string()
+    } else {
+        format!("`{arg}`")
+    }
+}
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Cli, String> {
     let mut cli = Cli {
@@ -89,9 +101,9 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         }
         let Some(flag) = arg.strip_prefix("--") else {
             if seen_command {
-                return Err(format!("unexpected argument `{arg}`"));
+                return Err(format!("unexpected argument {}", shown(arg)));
             }
-            cli.command = command(arg).ok_or_else(|| format!("unknown command `{arg}`"))?;
+            cli.command = command(arg).ok_or_else(|| format!("unknown command {}", shown(arg)))?;
             seen_command = true;
             continue;
         };
@@ -194,6 +206,12 @@ mod tests {
                 .contains("unknown flag --deadlin")
         );
         assert!(p(&["info", "extra"]).is_err());
+        for url in ["postgres://u:hunter2@db/app", "host=db password=hunter2"] {
+            for args in [vec!["migrate", url], vec![url]] {
+                let e = p(&args).unwrap_err();
+                assert!(e.contains("not shown") && !e.contains("hunter2"), "{e}");
+            }
+        }
         assert!(p(&["--format", "xml"]).is_err());
         assert!(
             p(&["--deadline"])

@@ -189,6 +189,16 @@ fn finish(
                 .into(),
         );
     }
+    // libpq expands a dbname holding `=` or a URI (`PGDATABASE=postgres://…`, `psql -d URL`);
+    // taken as a plain name it would be printed, password and all, in every target line.
+    if p.dbname
+        .as_deref()
+        .is_some_and(|d| d.contains('=') || d.contains("://"))
+    {
+        problems.push(format!(
+            "the database name looks like a connection string (it contains `=` or `://`), which libpq would expand and schemagate does not: set PGDATABASE to a database name only, and put a URL in {url_var}"
+        ));
+    }
     if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && p.sslrootcert.is_none() {
         problems.push(format!(
             "sslmode {} needs trusted root certificates: set PGSSLROOTCERT (a PEM file, or \
@@ -553,6 +563,27 @@ mod tests {
         .message;
         assert!(e.contains("set PGHOST to a host name only"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_connection_string_as_the_database_name_is_refused_unprinted() {
+        for (var, value) in [
+            ("PGDATABASE", "postgres://u:hunter2@db/app"),
+            ("PGDATABASE", "host=db password=hunter2"),
+            ("DATABASE_URL", "host=db dbname='host=db password=hunter2'"),
+        ] {
+            let e = err(&[("PGUSER", "a"), (var, value)], &[]);
+            assert!(e.contains("set PGDATABASE to a database name only"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = err(
+            &[("PGUSER", "a"), ("SCHEMAGATE_SECRET_DIR", "/s")],
+            &[("/s/dbname", "postgres://u:hunter2@db/app")],
+        );
+        assert!(
+            e.contains("a database name only") && !e.contains("hunter2"),
+            "{e}"
+        );
     }
 
     #[test]
