@@ -178,26 +178,26 @@ fn finish(
         } else {
             SslMode::Prefer
         });
-    // The host is printed verbatim in every connection log line; a URL pasted into PGHOST
-    // would print its password there.
-    if p.host
-        .as_deref()
-        .is_some_and(|h| h.contains('@') || h.contains("://"))
-    {
-        problems.push(
-            "the host looks like a URL or holds credentials (it contains `@` or `://`): set PGHOST to a host name only, and put a URL in SCHEMAGATE_DATABASE_URL"
-                .into(),
-        );
-    }
-    // libpq expands a dbname holding `=` or a URI (`PGDATABASE=postgres://…`, `psql -d URL`);
-    // taken as a plain name it would be printed, password and all, in every target line.
-    if p.dbname
-        .as_deref()
-        .is_some_and(|d| d.contains('=') || d.contains("://"))
-    {
-        problems.push(format!(
-            "the database name looks like a connection string (it contains `=` or `://`), which libpq would expand and schemagate does not: set PGDATABASE to a database name only, and put a URL in {url_var}"
-        ));
+    // Host, user and database name are printed verbatim in every target line: a connection
+    // string pasted into one of them would print its password there. libpq would expand a
+    // database name holding `=` or a URI; schemagate does not. `@` is legal in a user name
+    // (Azure's `user@server`).
+    let fields: [(&Option<String>, &str, &str, &[&str]); 3] = [
+        (&p.host, "host name", "PGHOST", &["@", "://"]),
+        (&p.user, "user name", "PGUSER", &["://"]),
+        (&p.dbname, "database name", "PGDATABASE", &["=", "://"]),
+    ];
+    for (value, what, var, forbidden) in fields {
+        if value
+            .as_deref()
+            .is_some_and(|v| forbidden.iter().any(|f| v.contains(f)))
+        {
+            let shown: Vec<String> = forbidden.iter().map(|f| format!("`{f}`")).collect();
+            problems.push(format!(
+                "the {what} looks like a connection string or holds credentials (it contains {}): set {var} to a {what} only, and put a URL in {url_var}",
+                shown.join(" or ")
+            ));
+        }
     }
     if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && p.sslrootcert.is_none() {
         problems.push(format!(
@@ -562,6 +562,17 @@ mod tests {
         .unwrap_err()
         .message;
         assert!(e.contains("set PGHOST to a host name only"), "{e}");
+        let e = load(
+            &env(&[("PGUSER", "postgres://u:hunter2@db/app")]),
+            &files(&[]),
+        )
+        .unwrap_err()
+        .message;
+        assert!(
+            e.contains("set PGUSER to a user name only") && !e.contains("hunter2"),
+            "{e}"
+        );
+        conn(&[("PGUSER", "app@myserver")], &[]);
         assert!(!e.contains("hunter2"), "{e}");
     }
 
