@@ -22,7 +22,8 @@ use std::ops::Range;
 pub enum TokenKind {
     /// Spaces, tabs, newlines, carriage returns, form and vertical feeds.
     Whitespace,
-    /// `--` up to (not including) the end of the line or input.
+    /// `--` up to (not including) the end of the line or input; a line ends at `\n` or `\r`,
+    /// as in `scan.l`, so a CR-only line end closes the comment too.
     LineComment,
     /// `/* … */`, nested.
     BlockComment,
@@ -262,7 +263,7 @@ impl<'a> Lexer<'a> {
             let b = *bytes.get(start)?;
             let kind = match (b, self.byte(start + 1)) {
                 (b'-', Some(b'-')) => {
-                    self.pos = self.line_end(start + 2);
+                    self.pos = self.comment_end(start + 2);
                     continue;
                 }
                 (b'/', Some(b'*')) => {
@@ -295,6 +296,16 @@ impl<'a> Lexer<'a> {
     /// The end of the line holding `p`: the position of its `\n`, or the end of the input.
     fn line_end(&self, p: usize) -> usize {
         self.src[p..].find('\n').map_or(self.src.len(), |i| p + i)
+    }
+
+    /// The end of a `--` comment whose text continues at `p`: the next `\n` or `\r` (`scan.l`'s
+    /// `non_newline` is `[^\n\r]`), or the end of the input.
+    fn comment_end(&self, p: usize) -> usize {
+        let bytes = self.src.as_bytes();
+        bytes[p..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(bytes.len(), |i| p + i)
     }
 
     fn block_comment(&self, start: usize) -> (TokenKind, usize) {
@@ -486,7 +497,7 @@ impl<'a> Lexer<'a> {
             b'$' => self.dollar(start),
             b'0'..=b'9' => (TokenKind::Number, self.number(start)),
             b'-' if self.byte(start + 1) == Some(b'-') => {
-                (TokenKind::LineComment, self.line_end(start + 2))
+                (TokenKind::LineComment, self.comment_end(start + 2))
             }
             b'/' if self.byte(start + 1) == Some(b'*') => self.block_comment(start),
             b'\\' if self.starts_line(start) => (TokenKind::MetaCommand, self.line_end(start + 1)),
@@ -590,6 +601,11 @@ mod tests {
         assert_eq!(all[0].text(src), "-- a ; b");
         assert_eq!(all[1].kind, Whitespace);
         assert_eq!(sig("a-b"), vec![(Word, "a"), (Punct, "-"), (Word, "b")]);
+        // A CR alone ends the line, as in scan.l: the rest is SQL again.
+        assert_eq!(
+            sig("-- a\rb;"),
+            vec![(LineComment, "-- a"), (Word, "b"), (Semicolon, ";")]
+        );
     }
 
     #[test]

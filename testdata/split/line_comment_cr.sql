@@ -1,0 +1,1 @@
+-- A CR alone ends a line comment, as in PostgreSQL's scanner (scan.l: non_newline is [^\n\r]).CREATE TABLE a (id int);-- the second table; CR-only line endsCREATE TABLE b (id int);SELECT 1 -- trailing comment;
