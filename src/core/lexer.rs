@@ -369,11 +369,35 @@ impl<'a> Lexer<'a> {
                 // multi-byte character, its continuation bytes can never match `'` or `\`.
                 b'\\' => p += 2,
                 b'\'' if bytes.get(p + 1) == Some(&b'\'') => p += 2,
-                b'\'' => return (TokenKind::EscapeString, p + 1),
+                b'\'' => match self.quote_continues(p + 1) {
+                    // `E'a'` newline `'\''` is one escape string, escapes and all.
+                    Some(next) => p = next,
+                    None => return (TokenKind::EscapeString, p + 1),
+                },
                 _ => p += 1,
             }
         }
         (TokenKind::UnterminatedString, bytes.len())
+    }
+
+    /// `scan.l`'s `quotecontinue`: a string closed just before `p` goes on if whitespace holding a
+    /// newline (line comments allowed) leads to another quote. Returns the position past that
+    /// quote. Only an `E'…'` needs this: its continuation still takes backslash escapes.
+    fn quote_continues(&self, mut p: usize) -> Option<usize> {
+        let bytes = self.src.as_bytes();
+        let mut newline = false;
+        loop {
+            match *bytes.get(p)? {
+                b'\n' | b'\r' => {
+                    newline = true;
+                    p += 1;
+                }
+                b' ' | b'\t' | 0x0b | 0x0c => p += 1,
+                b'-' if bytes.get(p + 1) == Some(&b'-') => p = self.comment_end(p + 2),
+                b'\'' if newline => return Some(p + 1),
+                _ => return None,
+            }
+        }
     }
 
     /// `$` at `start`: a positional parameter, a dollar quote, or a lone `$`.
@@ -644,6 +668,25 @@ mod tests {
         assert_eq!(one("E'\\é'"), EscapeString);
         assert_eq!(one(r"E'\'"), UnterminatedString);
         assert_eq!(one("E'\\"), UnterminatedString);
+        // A quote on a later line continues the string (scan.l's quotecontinue), and the
+        // continuation takes escapes too; on the same line it is a new standard string.
+        assert_eq!(one("E'a'\n'\\''"), EscapeString);
+        assert_eq!(one("E'a' -- c\r\n \x0b'\\''"), EscapeString);
+        assert_eq!(one("E'a'\n\n'b'\r'c'"), EscapeString);
+        assert_eq!(
+            sig("E'a' '\\'"),
+            vec![(EscapeString, "E'a'"), (String, "'\\'")]
+        );
+        assert_eq!(
+            sig("E'a'\n/* c */'b'"),
+            vec![
+                (EscapeString, "E'a'"),
+                (BlockComment, "/* c */"),
+                (String, "'b'")
+            ],
+            "a block comment does not continue a string"
+        );
+        assert_eq!(one("E'a'\n'\\'"), UnterminatedString);
         // An identifier ending in e is not a prefix.
         assert_eq!(sig("ne'x'"), vec![(Word, "ne"), (String, "'x'")]);
     }
