@@ -1,0 +1,4 @@
+-- This migration was emptied on purpose.
+/* Nothing to do here;
+   the table was dropped in V12. */
+-- ;

@@ -1,0 +1,1 @@
+-- V3 written with classic Mac OS line ends (CR only)CREATE TABLE a (id int);-- the second tableCREATE TABLE b (id int);SELECT 1 -- trailing comment;

@@ -1,0 +1,8 @@
+-- Windows line ends
+CREATE TABLE w (id int);
+SELECT 'x;
+y' AS s -- comment
+;
+/* block
+comment */
+SELECT 2;

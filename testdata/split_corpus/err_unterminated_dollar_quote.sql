@@ -1,0 +1,6 @@
+CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$
+BEGIN
+    RETURN 1;
+END;
+$bod$;
+SELECT 2;

@@ -1,0 +1,2 @@
+SELECT E'\';
+SELECT 2;

@@ -1,0 +1,2 @@
+/* outer /* inner */ the outer one is never closed;
+SELECT 1;

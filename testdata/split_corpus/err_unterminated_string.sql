@@ -1,0 +1,3 @@
+SELECT 'it''s fine';
+SELECT 'this one is never closed;
+SELECT 2;

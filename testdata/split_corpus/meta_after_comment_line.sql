@@ -1,0 +1,3 @@
+-- switch databases
+\c app
+SELECT 1;

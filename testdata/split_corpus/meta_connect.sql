@@ -1,0 +1,3 @@
+CREATE TABLE before_connect (id int);
+\connect other_db
+CREATE TABLE after_connect (id int);

@@ -1,0 +1,2 @@
+CREATE TABLE s (id int);
+SELECT count(*) FROM s -- no semicolon, no newline
