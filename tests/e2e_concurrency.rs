@@ -181,3 +181,27 @@ fn a_migration_behind_a_long_transaction_gives_up_at_lock_timeout_and_retries() 
     running.wait().assert_success();
     assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
 }
+
+#[test]
+fn a_runner_that_starts_while_a_script_runs_outside_a_transaction_waits_instead_of_exiting_3() {
+    let db = PgServer::shared().fresh_db();
+    // The holder writes this script's row as failed before its first statement.
+    let dir = migrations_dir(&[
+        (
+            "V1__slow.sql",
+            "CREATE TABLE slow (id int);\nSELECT pg_sleep(2);",
+        ),
+        ("V1__slow.sql.conf", "executeInTransaction=false\n"),
+        ("V2__after.sql", "CREATE TABLE after_slow (id int);"),
+    ]);
+    let first = sg(&db, dir.path()).spawn();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
+        assert!(std::time::Instant::now() < until, "the slow script never started\n{}", first.stderr_so_far());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = sg(&db, dir.path()).run();
+    second.assert_success();
+    first.wait().assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+}
