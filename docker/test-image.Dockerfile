@@ -1,0 +1,22 @@
+# schemagate:test: the runtime of ../Dockerfile's last stage, built FROM scratch because the
+# engine on the development and CI machines can pull nothing, not even the distroless base.
+# `make image-test` assembles its context under target/image-test/context: the static binary,
+# sql/, and the few files of the distroless base that a run could notice (rootfs/, home/).
+# tests/container.rs fails if the part below the marker drifts from ../Dockerfile.
+FROM scratch
+
+# From gcr.io/distroless/static-debian12:nonroot: the nonroot user and group, a world-writable
+# /tmp, nonroot's home as the working directory. Not reproduced: CA certificates, tzdata,
+# /etc/nsswitch.conf, /etc/os-release, the package manifests and licences.
+COPY rootfs/ /
+COPY --chown=65532:65532 home/nonroot/ /home/nonroot/
+WORKDIR /home/nonroot
+LABEL io.schemagate.test-image="true"
+
+# --- same as the last stage of ../Dockerfile ---
+COPY schemagate /usr/local/bin/schemagate
+COPY sql/ /migrations/
+ENV SCHEMAGATE_LOCATIONS=/migrations
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/schemagate"]
+CMD ["migrate"]
