@@ -243,7 +243,22 @@ fn a_200_mb_script_applies_without_holding_it_twice() {
 fn scripts_run_with_the_history_schema_first_on_search_path_as_in_flyway() {
     let db = PgServer::shared().fresh_db();
     let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")]);
-    sg(&db, dir.path()).env("SCHEMAGATE_SCHEMA", "app").run().assert_success();
-    assert_eq!(db.query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'app' AND tablename = 'a'").as_deref(), Some("1"));
-    assert_eq!(db.query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'a'").as_deref(), Some("0"));
+    sg(&db, dir.path())
+        .env("SCHEMAGATE_SCHEMA", "app")
+        .run()
+        .assert_success();
+    assert_eq!(
+        db.query_scalar(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'app' AND tablename = 'a'"
+        )
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        db.query_scalar(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'a'"
+        )
+        .as_deref(),
+        Some("0")
+    );
 }
