@@ -548,3 +548,38 @@ fn a_silent_network_cut_is_detected_and_the_server_frees_the_lock() {
     sg(&db, dir.path()).run().assert_success();
     invariants(&db, dir.path(), 0);
 }
+
+#[test]
+fn wait_rides_out_a_concurrent_index_build_and_stops_on_a_real_partial_failure() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[
+        (
+            "V1__t.sql",
+            "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 300) g;\n\
+             CREATE FUNCTION slow_id(i int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN i; END $$;",
+        ),
+        (
+            "V2__idx.sql",
+            "CREATE INDEX CONCURRENTLY t_slow_idx ON t (slow_id(id));",
+        ),
+    ]);
+    let job = sg(&db, dir.path()).spawn();
+    wait_for_query(&db, "CREATE INDEX CONCURRENTLY");
+    // V2's row now reads success=false: the build is in progress, not failed.
+    let out = sg(&db, dir.path())
+        .arg("wait")
+        .env("SCHEMAGATE_DEADLINE", "60s")
+        .run();
+    out.assert_success();
+    job.wait().assert_success();
+    assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+
+    // A failed row that nobody is working on is a real partial failure.
+    db.exec("UPDATE schemagate_history SET success = false WHERE version = '2'");
+    let out = sg(&db, dir.path())
+        .arg("wait")
+        .env("SCHEMAGATE_DEADLINE", "60s")
+        .run();
+    out.assert_code(3);
+    assert!(out.elapsed < Duration::from_secs(10), "{out}");
+}

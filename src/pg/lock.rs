@@ -24,16 +24,37 @@ pub fn lock_key(schema: &str, table: &str) -> i64 {
     0x466C_7977_6179_i64 + i64::from(h)
 }
 
+/// `pg_locks` rows of a granted lock on `key` (bound as $1, $2) in this database. A bigint
+/// advisory key is stored as classid (high half) and objid (low half) with objsubid 1.
+const HELD: &str = "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1 \
+     AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())";
+
+fn key_halves(key: i64) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
+}
+
+/// Whether any session holds the lock right now (a runner is migrating).
+pub async fn is_held(client: &Client, key: i64) -> Result<bool, tokio_postgres::Error> {
+    let (classid, objid) = key_halves(key);
+    let row = client
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 {HELD})"),
+            &[&classid, &objid],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// Who holds a lock, as `pg_locks` and `pg_stat_activity` tell it.
 async fn describe_holder(client: &Client, key: i64) -> String {
-    let (classid, objid) = ((key >> 32) as u32, key as u32);
-    let sql = "SELECT a.pid, COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'local socket'), \
-               to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), COALESCE(a.state, ''), \
-               COALESCE(to_char(a.state_change, 'YYYY-MM-DD HH24:MI:SS TZ'), ''), left(COALESCE(a.query, ''), 200) \
-               FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-               WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1 \
-               AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())";
-    match client.query(sql, &[&classid, &objid]).await {
+    let (classid, objid) = key_halves(key);
+    let sql = format!(
+        "SELECT a.pid, COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'local socket'), \
+         to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), COALESCE(a.state, ''), \
+         COALESCE(to_char(a.state_change, 'YYYY-MM-DD HH24:MI:SS TZ'), ''), left(COALESCE(a.query, ''), 200) {HELD}"
+    );
+    match client.query(&sql, &[&classid, &objid]).await {
         Ok(rows) if !rows.is_empty() => rows
             .iter()
             .map(|r| {
