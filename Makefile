@@ -24,12 +24,14 @@ test-rust: deps
 	$(CARGO) build --bins
 	$(CARGO) test --all-targets
 
-## PostgreSQL server binaries (the tests start their own servers from them) and PgBouncer
-## (the pooler tests put one in front of a server).
+## PostgreSQL server binaries (the tests start their own servers from them), PgBouncer (the
+## pooler tests put one in front of a server), and libclang with its builtin headers (the
+## pg_query dev-dependency, PostgreSQL's own parser, runs bindgen when it builds).
 deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql-15"; \
 	test -x /usr/sbin/pgbouncer || missing="$$missing pgbouncer"; \
+	dpkg -s libclang1-14 libclang-common-14-dev >/dev/null 2>&1 || missing="$$missing libclang1-14 libclang-common-14-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
