@@ -1,6 +1,6 @@
 # schemagate:test: the runtime of ../Dockerfile's last stage, built FROM scratch because the
 # engine on the development and CI machines can pull nothing, not even the distroless base.
-# `make image-test` assembles its context under target/image-test/context: the static binary,
+# `make image-test` assembles its context in a folder under target/: the static binary,
 # sql/, and the few files of the distroless base that a run could notice (rootfs/, home/).
 # tests/container.rs fails if the part below the marker drifts from ../Dockerfile.
 FROM scratch

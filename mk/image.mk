@@ -4,7 +4,6 @@
 STATIC_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN := target/$(STATIC_TARGET)/release/schemagate
 IMAGE_TEST_TAG ?= schemagate:test
-IMAGE_TEST_CONTEXT := target/image-test/context
 HADOLINT_VENV := target/hadolint-venv
 HADOLINT := $(HADOLINT_VENV)/bin/hadolint
 HADOLINT_VERSION := 2.15.1
@@ -29,17 +28,20 @@ print-static-binary:
 	@echo $(STATIC_BIN)
 
 ## schemagate:test, FROM scratch around the static binary and sql/ (this engine pulls nothing).
+# The context is assembled in a folder of its own, so that two builds at once (two test runs
+# in one tree) cannot mix their files.
 image-test: static
 	@command -v docker >/dev/null || { echo "image-test: no docker command; install Docker Engine (docker.io)" >&2; exit 1; }
-	@rm -rf $(IMAGE_TEST_CONTEXT)
-	@mkdir -p $(IMAGE_TEST_CONTEXT)/rootfs/etc $(IMAGE_TEST_CONTEXT)/rootfs/tmp $(IMAGE_TEST_CONTEXT)/home/nonroot
-	@cp $(STATIC_BIN) $(IMAGE_TEST_CONTEXT)/schemagate
-	@cp -R sql $(IMAGE_TEST_CONTEXT)/sql
-	@cp docker/passwd docker/group $(IMAGE_TEST_CONTEXT)/rootfs/etc/
-	@chmod -R u=rwX,go=rX $(IMAGE_TEST_CONTEXT)
-	@chmod 1777 $(IMAGE_TEST_CONTEXT)/rootfs/tmp
-	@chmod 0700 $(IMAGE_TEST_CONTEXT)/home/nonroot
-	docker build -q -f docker/test-image.Dockerfile -t $(IMAGE_TEST_TAG) $(IMAGE_TEST_CONTEXT)
+	@mkdir -p target
+	@set -e; ctx=$$(mktemp -d target/image-test.XXXXXX); trap 'rm -rf "$$ctx"' EXIT; \
+	  mkdir -p "$$ctx/rootfs/etc" "$$ctx/rootfs/tmp" "$$ctx/home/nonroot" "$$ctx/sql"; \
+	  cp $(STATIC_BIN) "$$ctx/schemagate"; \
+	  cp -R sql/. "$$ctx/sql/"; \
+	  cp docker/passwd docker/group "$$ctx/rootfs/etc/"; \
+	  chmod -R u=rwX,go=rX "$$ctx"; \
+	  chmod 1777 "$$ctx/rootfs/tmp"; \
+	  echo "docker build -q -f docker/test-image.Dockerfile -t $(IMAGE_TEST_TAG) $$ctx"; \
+	  docker build -q -f docker/test-image.Dockerfile -t $(IMAGE_TEST_TAG) "$$ctx"
 	@# Drop the test images that this build replaced; best effort (another prune may be running).
 	@docker image prune -f --filter label=io.schemagate.test-image=true >/dev/null 2>&1 || true
 
