@@ -127,11 +127,13 @@ fn refused_token_error(sql: &str, tok: &Token) -> SplitError {
     error_at(sql, tok.start, kind)
 }
 
-/// The words the splitter reacts to.
+/// The words the splitter reacts to, and the `.` before a field name.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Keyword {
     #[default]
     Other,
+    As,
+    Dot,
     Begin,
     Atomic,
     Case,
@@ -146,6 +148,7 @@ fn keyword(word: &[u8]) -> Keyword {
     // Length and first letter settle almost every word before any comparison.
     let is = |kw: &[u8]| word.eq_ignore_ascii_case(kw);
     match (word.len(), word.first().map_or(0, |b| b | 0x20)) {
+        (2, b'a') if is(b"AS") => Keyword::As,
         (3, b'e') if is(b"END") => Keyword::End,
         (4, b'c') if is(b"CASE") => Keyword::Case,
         (4, b'c') if is(b"COPY") => Keyword::Copy,
@@ -180,7 +183,11 @@ impl Pending {
         }
         self.end = tok.end;
         let word = match tok.kind {
+            // After `AS` or `.` any keyword is a name (`SELECT p.end`, `1 AS case`): PostgreSQL
+            // takes a `ColLabel` there, and that must not close a `BEGIN ATOMIC` body.
+            TokenKind::Word if matches!(self.prev, Keyword::As | Keyword::Dot) => Keyword::Other,
             TokenKind::Word => keyword(&sql.as_bytes()[tok.start..tok.end]),
+            TokenKind::Punct if sql.as_bytes()[tok.start] == b'.' => Keyword::Dot,
             TokenKind::OpenParen => {
                 self.paren += 1;
                 Keyword::Other
@@ -620,6 +627,10 @@ mod tests {
             texts("begin /* c */ atomic select 1; end; x"),
             vec!["begin /* c */ atomic select 1; end", "x"]
         );
+        // Keywords as names after `.` and `AS` neither close nor open a body.
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT p.end, p . case, 1 AS end, 2 AS begin FROM p;\n  SELECT t.begin atomic FROM t;\nEND; x";
+        assert_eq!(texts(sql).len(), 2);
+        assert!(texts(sql)[0].ends_with("FROM t;\nEND"));
     }
 
     #[test]
