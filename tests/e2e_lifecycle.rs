@@ -285,6 +285,12 @@ fn a_second_signal_exits_at_once_and_one_signal_gives_up_within_ten_seconds() {
         "the second signal must exit at once\n{out}"
     );
     unsafe { libc::kill(backend, libc::SIGCONT) };
+    // The resumed backend sees the cancel and ends; until then it would be mistaken for the
+    // next run's statement.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while db.backends_with_app_prefix("schemagate") > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let (running, backend) = stuck_backend_run(&db, dir.path());
     let sent = std::time::Instant::now();
