@@ -29,14 +29,8 @@ fn stopped_cleanly(db: &TestDb) {
         "the interrupted script must be rolled back"
     );
     assert_eq!(db.advisory_locks_held(), 0);
-    // The cancelled backend may take a moment to go once its client has left.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while db.backends_with_app_prefix("schemagate") > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        db.backends_with_app_prefix("schemagate"),
-        0,
+    assert!(
+        no_sessions_left(db, Duration::from_secs(5)),
         "no backend of ours may be left running"
     );
 }
@@ -45,12 +39,7 @@ fn stop_with(sig: i32, code: i32) {
     let db = PgServer::shared().fresh_db();
     let dir = slow_folder();
     let running = sg(&db, dir.path()).spawn();
-    // Wait until the slow statement is running on the server.
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
-        assert!(std::time::Instant::now() < until, "the slow statement never started\n{}", running.stderr_so_far());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_statement(&db, "pg_sleep(60)");
     let sent = std::time::Instant::now();
     running.signal(sig);
     let out = running.wait();
@@ -152,11 +141,7 @@ fn a_fast_shutdown_mid_run_fails_retryably_and_the_rerun_finishes() {
     let running = sg(&db, dir.path())
         .env("SCHEMAGATE_WAIT_TIMEOUT", "2s")
         .spawn();
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while db.query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'").as_deref() != Some("1") {
-        assert!(std::time::Instant::now() < until, "the slow statement never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_statement(&db, "pg_sleep(60)");
     server.stop_fast();
     let out = running.wait();
     assert!(
@@ -246,19 +231,7 @@ fn version_prints_the_exit_code_table_as_json() {
 /// by itself well inside Kubernetes' 30 s grace period.
 fn stuck_backend_run(db: &TestDb, dir: &std::path::Path) -> (Running, i32) {
     let running = sg(db, dir).spawn();
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    let pid = loop {
-        let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND application_name LIKE 'schemagate%'");
-        if let Some(pid) = pid {
-            break pid.parse::<i32>().unwrap();
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "the slow statement never started\n{}",
-            running.stderr_so_far()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let pid = wait_for_statement(db, "pg_sleep(60)");
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     (running, pid)
 }
@@ -287,10 +260,7 @@ fn a_second_signal_exits_at_once_and_one_signal_gives_up_within_ten_seconds() {
     unsafe { libc::kill(backend, libc::SIGCONT) };
     // The resumed backend sees the cancel and ends; until then it would be mistaken for the
     // next run's statement.
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while db.backends_with_app_prefix("schemagate") > 0 && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(no_sessions_left(&db, Duration::from_secs(10)));
 
     let (running, backend) = stuck_backend_run(&db, dir.path());
     let sent = std::time::Instant::now();
@@ -318,20 +288,7 @@ fn a_restart_or_a_backend_crash_mid_run_is_survived_within_the_wait_budget() {
         ),
         ("V3__after.sql", "CREATE TABLE after_restart (id int);"),
     ]);
-    let slow_backend = |db: &TestDb| {
-        let until = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let pid = db.query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND application_name LIKE 'schemagate%'");
-            if let Some(pid) = pid {
-                return pid.parse::<i32>().unwrap();
-            }
-            assert!(
-                std::time::Instant::now() < until,
-                "the slow statement never started"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let slow_backend = |db: &TestDb| wait_for_statement(db, "pg_sleep(3)");
 
     // A fast shutdown (a node drain), the server back 1 s later.
     let running = sg(&db, dir.path())

@@ -46,29 +46,10 @@ fn invariants(db: &TestDb, dir: &std::path::Path, invalid_indexes_expected: usiz
         invalid_indexes_expected.to_string(),
         "INVALID indexes"
     );
-    let until = Instant::now() + Duration::from_secs(10);
-    while db.backends_with_app_prefix("schemagate") > 0 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        db.backends_with_app_prefix("schemagate"),
-        0,
+    assert!(
+        no_sessions_left(db, Duration::from_secs(10)),
         "a schemagate session is left"
     );
-}
-
-fn wait_for_query(db: &TestDb, fragment: &str) -> i32 {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let sql = format!(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'schemagate%' AND query LIKE '%{fragment}%' AND pid <> pg_backend_pid()"
-        );
-        if let Some(pid) = db.query_scalar(&sql) {
-            return pid.parse().unwrap();
-        }
-        assert!(Instant::now() < until, "`{fragment}` never started");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 #[test]
@@ -82,7 +63,7 @@ fn sigkill_mid_transactional_script_leaves_nothing_and_the_rerun_applies_once() 
         ),
     ]);
     let running = sg(&db, dir.path()).spawn();
-    wait_for_query(&db, "pg_sleep(60)");
+    wait_for_statement(&db, "pg_sleep(60)");
     running.signal(libc::SIGKILL);
     running.wait_allow_timeout();
     write_file(
@@ -111,15 +92,12 @@ fn sigkill_during_create_index_concurrently_stops_the_next_run_until_repair() {
         ),
     ]);
     let running = sg(&db, dir.path()).spawn();
-    wait_for_query(&db, "CREATE INDEX CONCURRENTLY");
+    wait_for_statement(&db, "CREATE INDEX CONCURRENTLY");
     std::thread::sleep(Duration::from_millis(500));
     running.signal(libc::SIGKILL);
     running.wait_allow_timeout();
     // The server notices the client is gone within client_connection_check_interval.
-    let until = Instant::now() + Duration::from_secs(10);
-    while db.backends_with_app_prefix("schemagate") > 0 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    no_sessions_left(&db, Duration::from_secs(10));
     assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), false)]);
 
     let out = sg(&db, dir.path()).run();
@@ -163,7 +141,7 @@ fn a_waiter_takes_over_promptly_when_the_holder_is_killed() {
     let holder = sg(&db, dir.path())
         .env("PGOPTIONS", "-c sgtest.sleep=60")
         .spawn();
-    wait_for_query(&db, "sgtest.sleep");
+    wait_for_statement(&db, "sgtest.sleep");
     let waiter = sg(&db, dir.path()).spawn();
     std::thread::sleep(Duration::from_secs(1));
     let killed = Instant::now();
@@ -515,7 +493,7 @@ fn a_silent_network_cut_is_detected_and_the_server_frees_the_lock() {
         .env("SCHEMAGATE_LOG_FORMAT", "json")
         .timeout(Duration::from_secs(120))
         .spawn();
-    wait_for_query(&db, "pg_sleep(120)");
+    wait_for_statement(&db, "pg_sleep(120)");
     let cut = Instant::now();
     wire.cut();
     let out = running.wait();
@@ -564,7 +542,7 @@ fn wait_rides_out_a_concurrent_index_build_and_stops_on_a_real_partial_failure()
         ),
     ]);
     let job = sg(&db, dir.path()).spawn();
-    wait_for_query(&db, "CREATE INDEX CONCURRENTLY");
+    wait_for_statement(&db, "CREATE INDEX CONCURRENTLY");
     // V2's row now reads success=false: the build is in progress, not failed.
     let out = sg(&db, dir.path())
         .arg("wait")

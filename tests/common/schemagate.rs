@@ -1,6 +1,7 @@
 //! Shortcuts for running the real schemagate binary against a test database.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::{Outcome, Sg, TestDb};
 
@@ -34,4 +35,37 @@ pub fn summary(out: &Outcome) -> serde_json::Value {
 
 pub fn some(v: &str) -> Option<String> {
     Some(v.to_string())
+}
+
+/// Waits (up to 30 s) until a schemagate session of `db` is running a statement that contains
+/// `fragment`, and returns that backend's pid.
+pub fn wait_for_statement(db: &TestDb, fragment: &str) -> i32 {
+    let sql = format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name LIKE 'schemagate%' AND state = 'active' AND query LIKE '%{fragment}%'"
+    );
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(pid) = db.query_scalar(&sql) {
+            return pid.parse().unwrap();
+        }
+        assert!(
+            Instant::now() < until,
+            "no schemagate session ever ran `{fragment}`"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Waits up to `limit` for every schemagate session of `db` to end (a cancelled or orphaned
+/// backend takes a moment to go); whether none is left.
+pub fn no_sessions_left(db: &TestDb, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    while db.backends_with_app_prefix("schemagate") > 0 {
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
 }
