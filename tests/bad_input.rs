@@ -65,6 +65,7 @@ fn statement_timeout_fails_a_transactional_script_but_not_a_concurrent_index_bui
     );
     assert!(!db.table_exists("half"));
     assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
+    invariants(&db, dir.path(), 0);
 }
 
 #[test]
@@ -116,6 +117,7 @@ fn odd_schema_and_table_names_are_created_exactly_and_shadows_are_never_used() {
         .arg("validate")
         .run();
     out.assert_success();
+    invariants(&db, dir.path(), 0);
 }
 
 #[test]
@@ -179,6 +181,7 @@ fn folder_tricks_have_a_policy_decided_before_connecting() {
             "not valid UTF-8; rename it",
         ],
     );
+    invariants(&db, dir.path(), 0);
 }
 
 #[test]
@@ -218,6 +221,7 @@ fn encodings_and_sizes_have_defined_outcomes() {
             "V3__nul.sql: contains a NUL byte at byte offset 9",
         ],
     );
+    invariants(&db, dir.path(), 0);
 }
 
 #[test]
@@ -237,6 +241,7 @@ fn a_200_mb_script_applies_without_holding_it_twice() {
     out.assert_success();
     assert!(db.table_exists("big_done"));
     println!("200 MB script applied in {} ms", out.elapsed.as_millis());
+    invariants(&db, dir.path(), 0);
 }
 
 #[test]

@@ -10,48 +10,6 @@ use common::*;
 
 const T: &str = "schemagate_history";
 
-/// The invariants every fault case ends with.
-fn invariants(db: &TestDb, dir: &std::path::Path, invalid_indexes_expected: usize) {
-    let rows = if db.table_exists(T) {
-        db.history(T)
-    } else {
-        Vec::new()
-    };
-    let mut seen = std::collections::HashSet::new();
-    for r in rows.iter().filter(|r| r.version.is_some()) {
-        assert!(
-            seen.insert(r.version.clone()),
-            "version {:?} recorded twice: {rows:?}",
-            r.version
-        );
-        let file = std::fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .find(|e| e.file_name().to_string_lossy() == r.script)
-            .unwrap_or_else(|| panic!("no file for {}", r.script));
-        let text = std::fs::read_to_string(file.path()).unwrap();
-        assert_eq!(
-            r.checksum,
-            Some(schemagate::core::checksum::checksum(&text)),
-            "{} checksum",
-            r.script
-        );
-    }
-    assert_eq!(db.advisory_locks_held(), 0, "a lock of ours is left");
-    let invalid = db
-        .query_scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
-        .unwrap();
-    assert_eq!(
-        invalid,
-        invalid_indexes_expected.to_string(),
-        "INVALID indexes"
-    );
-    assert!(
-        no_sessions_left(db, Duration::from_secs(10)),
-        "a schemagate session is left"
-    );
-}
-
 #[test]
 fn sigkill_mid_transactional_script_leaves_nothing_and_the_rerun_applies_once() {
     let db = PgServer::shared().fresh_db();

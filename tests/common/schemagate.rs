@@ -69,3 +69,46 @@ pub fn no_sessions_left(db: &TestDb, limit: Duration) -> bool {
     }
     true
 }
+
+/// The default history table.
+pub const HISTORY: &str = "schemagate_history";
+
+/// The invariants every fault and bad-input case ends with: every version at most once in the
+/// history, with its file's checksum; no advisory lock of ours; no INVALID index unless the
+/// case expects some; no schemagate session left.
+pub fn invariants(db: &TestDb, dir: &Path, invalid_indexes_expected: usize) {
+    let rows = if db.table_exists(HISTORY) {
+        db.history(HISTORY)
+    } else {
+        Vec::new()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in rows.iter().filter(|r| r.version.is_some()) {
+        assert!(
+            seen.insert(r.version.clone()),
+            "version {:?} recorded twice: {rows:?}",
+            r.version
+        );
+        let text = std::fs::read_to_string(dir.join(&r.script))
+            .unwrap_or_else(|e| panic!("no file for {}: {e}", r.script));
+        assert_eq!(
+            r.checksum,
+            Some(schemagate::core::checksum::checksum(&text)),
+            "{} checksum",
+            r.script
+        );
+    }
+    assert_eq!(db.advisory_locks_held(), 0, "a lock of ours is left");
+    let invalid = db
+        .query_scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+        .unwrap();
+    assert_eq!(
+        invalid,
+        invalid_indexes_expected.to_string(),
+        "INVALID indexes"
+    );
+    assert!(
+        no_sessions_left(db, Duration::from_secs(10)),
+        "a schemagate session is left"
+    );
+}
