@@ -784,7 +784,11 @@ fn literal() -> impl Strategy<Value = String> {
             .prop_filter("no backslash: it starts a Unicode escape", |s| !s.contains('\\'))
             .prop_map(|s| format!("U&{s}")),
         1 => Just("$1".to_owned()),
-        1 => "[0-9]{1,4}(\\.[0-9]{1,3})?".prop_map(|n| n),
+        1 => prop_oneof![
+            "[0-9]{1,4}(\\.[0-9]{1,3})?",
+            "[0-9]{0,3}\\.[0-9]{1,3}([eE][+-]?[0-9]{1,2})?",
+            "0[xX][0-9a-fA-F]{1,4}|0[oO][0-7]{1,4}|0[bB][01]{1,4}|1_000(_000)?",
+        ],
     ]
 }
 
@@ -829,7 +833,7 @@ fn statement() -> impl Strategy<Value = String> {
             .prop_map(|(body, t)| format!("CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS{t} {body}")),
         1 => dollar_quoted().prop_map(|body| format!("DO {body}")),
         2 => (expression(), trivia(), expression()).prop_map(|(a, t, b)| format!(
-            "CREATE FUNCTION g(x int) RETURNS text LANGUAGE sql\nBEGIN ATOMIC\n  SELECT {a};{t}  SELECT CASE WHEN x > 0 THEN {b} END;\nEND"
+            "CREATE FUNCTION g(x int) RETURNS text LANGUAGE sql\nBEGIN ATOMIC\n  SELECT {a};{t}  RETURN CASE WHEN x > 0 THEN {b} END;\nEND"
         )),
         1 => trivia().prop_map(|t| format!("BEGIN{t}")),
         1 => Just("COMMIT".to_owned()),
@@ -842,6 +846,22 @@ fn statement() -> impl Strategy<Value = String> {
             "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO l VALUES ({e}); DELETE FROM l)"
         )),
     ]
+}
+
+/// `COPY … FROM STDIN` in its spellings, with comments between the words.
+fn copy_statement() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec!["COPY", "copy"]),
+        prop::sample::select(vec![" t", " \"t;\" (a, \"b\")", " s.t(a)"]),
+        prop::sample::select(vec![" FROM", " /* ; */ from", "\nFROM"]),
+        prop::sample::select(vec![" STDIN", " stdin", " -- c\n StdIn"]),
+        prop::sample::select(vec![
+            "",
+            " WITH (FORMAT csv, DELIMITER ';')",
+            " (FORMAT text)",
+        ]),
+    )
+        .prop_map(|(c, t, f, s, o)| format!("{c}{t}{f}{s}{o}"))
 }
 
 /// COPY data lines: anything but a `\.` line.
@@ -866,7 +886,7 @@ fn valid_script() -> impl Strategy<Value = String> {
                 trivia(),
                 prop_oneof![
                     8 => statement().prop_map(|s| (s, None)),
-                    1 => copy_data_lines().prop_map(|d| ("COPY t (a) FROM STDIN".to_owned(), Some(d))),
+                    1 => (copy_statement(), copy_data_lines()).prop_map(|(c, d)| (c, Some(d))),
                 ],
                 trivia(),
                 prop::sample::select(vec![";", ";;", "; ;"]),
@@ -884,7 +904,12 @@ fn valid_script() -> impl Strategy<Value = String> {
                 sql.push_str(&stmt);
                 let last = i + 1 == n;
                 if let Some(data) = data {
-                    sql.push_str(";\n");
+                    // The rest of the `;` line is ignored (as in Flyway); keep it a comment.
+                    sql.push_str(if data.len() % 2 == 0 {
+                        ";\n"
+                    } else {
+                        "; -- data ;'\n"
+                    });
                     sql.push_str(&data);
                     sql.push_str("\\.\n");
                 } else {
