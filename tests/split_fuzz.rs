@@ -238,9 +238,13 @@ fn check_contract(sql: &str, statements: &[Statement]) -> Result<(), String> {
         if let Some((kind, _)) = toks.iter().find(|(k, _)| k.is_refused()) {
             return Err(format!("statement {i} holds a refused {kind:?} token"));
         }
-        line += sql.as_bytes()[line_pos..stmt.start]
+        // Line ends are `\n`, `\r\n` and a lone `\r`; a statement never starts between the
+        // two bytes of a `\r\n`.
+        let between = &sql.as_bytes()[line_pos..stmt.start];
+        line += between
             .iter()
-            .filter(|&&b| b == b'\n')
+            .enumerate()
+            .filter(|&(k, &b)| b == b'\n' || (b == b'\r' && between.get(k + 1) != Some(&b'\n')))
             .count();
         line_pos = stmt.start;
         if stmt.line != line {

@@ -229,15 +229,26 @@ impl LineCounter {
     }
 }
 
+/// Line ends: `\n`, `\r\n`, and a lone `\r` (old Mac files), as PostgreSQL and Flyway's
+/// checksum count them.
 fn count_newlines(bytes: &[u8]) -> usize {
+    let lf = count_byte(bytes, b'\n');
+    if !bytes.contains(&b'\r') {
+        return lf;
+    }
+    let crlf = bytes.windows(2).filter(|w| *w == b"\r\n").count();
+    lf + count_byte(bytes, b'\r') - crlf
+}
+
+fn count_byte(bytes: &[u8], byte: u8) -> usize {
     // Fixed-size chunks summed into a `u8` let the compiler compare 16 bytes per instruction; a
     // plain `filter().count()` widens every byte to a `usize` lane.
     let mut chunks = bytes.chunks_exact(32);
     let mut total = 0usize;
     for chunk in &mut chunks {
-        total += usize::from(chunk.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>());
+        total += usize::from(chunk.iter().map(|&b| u8::from(b == byte)).sum::<u8>());
     }
-    total + chunks.remainder().iter().filter(|&&b| b == b'\n').count()
+    total + chunks.remainder().iter().filter(|&&b| b == byte).count()
 }
 
 /// After the `;` of a `COPY … FROM STDIN` at `after`: the data range and where SQL resumes, or
@@ -544,7 +555,7 @@ pub fn line_col(sql: &str, byte_offset: usize) -> (usize, usize) {
         offset -= 1;
     }
     let before = &sql[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let line = 1 + count_newlines(before.as_bytes());
     let column = 1 + before[line_start..].chars().count();
     (line, column)
@@ -570,6 +581,15 @@ pub fn statement_char_offset(sql: &str, stmt: &Statement, position: usize) -> us
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_lone_cr_ends_a_line_for_locations() {
+        let sql = "SELECT 1;\rSELECT 2;\r\nSELECT\rx;";
+        let st = split(sql).unwrap();
+        assert_eq!(st.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(line_col(sql, sql.len() - 2), (4, 1));
+    }
+
     use super::*;
 
     fn texts(sql: &str) -> Vec<&str> {
