@@ -1,0 +1,27 @@
+# Benchmarks (issue 6): `make bench` is not part of `make test`; it takes several minutes.
+# It builds the shipped static binary, starts its own PostgreSQL (fsync on), builds sqlx-cli
+# and refinery_cli into bench/.peers when absent (PEERS=0 skips them), runs every tool
+# interleaved, runs the criterion micro-benchmarks (benches/core.rs), and prints one Markdown
+# table, also written to bench/results/latest.md.
+
+PEERS ?= 1
+BENCH_RUNS ?= 7
+BENCH_ARGS ?=
+# The binary that ships in the image (mk/image.mk's `static`); BENCH_BIN=target/release/schemagate
+# with BENCH_BUILD=release measures the glibc build instead.
+BENCH_BUILD ?= static
+BENCH_BIN ?= $(STATIC_BIN)
+
+.PHONY: bench bench-deps
+
+bench-deps: deps
+	@missing=""; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v runuser >/dev/null || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+bench: bench-deps $(BENCH_BUILD)
+	python3 bench/run.py --bin $(BENCH_BIN) --peers $(PEERS) --runs $(BENCH_RUNS) $(BENCH_ARGS)
