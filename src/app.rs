@@ -233,19 +233,16 @@ impl<'a> Run<'a> {
     }
 
     async fn open(&self) -> Result<Connected, Failure> {
+        // The session read current_user and current_database() when it opened, in the
+        // round trip that reads its pid: no extra round trip on every pod start.
         let session = self.connect().await?;
-        let row = session
-            .client
-            .query_one("SELECT current_user::text, current_database()::text", &[])
-            .await
-            .map_err(|e| db_failure("reading current_user", &e, self.stop))?;
         let s = self.settings;
         let values = Values {
             user: s.placeholders.clone(),
             schema: s.schema.clone(),
             table: s.table.clone(),
-            db_user: row.get(0),
-            database: row.get(1),
+            db_user: session.user.clone(),
+            database: session.database.clone(),
         };
         Ok(Connected { session, values })
     }

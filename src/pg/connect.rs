@@ -64,6 +64,10 @@ pub struct Session {
     pub tls_verified: bool,
     /// `pg_backend_pid()` of this session, as `pg_stat_activity` and `pg_locks` show it.
     pub backend_pid: i32,
+    /// `current_user` and `current_database()` when the session opened (read in the same
+    /// round trip as the pid), for the `${schemagate:user}`/`${schemagate:database}` placeholders.
+    pub user: String,
+    pub database: String,
     connection: JoinHandle<()>,
     canceller: Canceller,
 }
@@ -445,13 +449,13 @@ impl Target {
         connection: JoinHandle<()>,
         tls: Option<Verification>,
     ) -> Result<Session, AttemptError> {
-        let backend_pid = match backend_pid(&client).await {
-            Ok(Some(pid)) => pid,
+        let (backend_pid, user, database) = match identity(&client).await {
+            Ok(Some(identity)) => identity,
             Ok(None) => {
                 return Err(AttemptError {
                     retryable: false,
                     kind: FailureKind::Unavailable,
-                    detail: "the server did not answer SELECT pg_backend_pid() with a number; is this PostgreSQL?".into(),
+                    detail: "the server did not answer SELECT pg_backend_pid(), current_user, current_database() with a number and two names; is this PostgreSQL?".into(),
                 });
             }
             Err(e) => return Err(self.fail(&e)),
@@ -482,6 +486,8 @@ impl Target {
             client,
             tls_verified: matches!(tls, Some(Verification::Chain | Verification::ChainAndName)),
             backend_pid,
+            user,
+            database,
             connection,
             canceller,
         })
@@ -586,16 +592,20 @@ struct AttemptError {
     detail: String,
 }
 
-/// `SELECT pg_backend_pid()` in one round trip; `None` if the answer is not a number.
-async fn backend_pid(client: &Client) -> Result<Option<i32>, tokio_postgres::Error> {
-    let messages = client.simple_query("SELECT pg_backend_pid()").await?;
-    Ok(messages
-        .iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
-            _ => None,
-        })
-        .and_then(|pid| pid.parse().ok()))
+/// The session's identity in one round trip: `(pg_backend_pid(), current_user,
+/// current_database())`; `None` if the answer is not what PostgreSQL sends.
+async fn identity(client: &Client) -> Result<Option<(i32, String, String)>, tokio_postgres::Error> {
+    let messages = client
+        .simple_query("SELECT pg_backend_pid(), current_user, current_database()")
+        .await?;
+    Ok(messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => Some((
+            row.get(0)?.parse().ok()?,
+            row.get(1)?.to_string(),
+            row.get(2)?.to_string(),
+        )),
+        _ => None,
+    }))
 }
 
 /// Runs the connection until the client is dropped or the server goes away. Server notices
