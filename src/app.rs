@@ -608,6 +608,7 @@ impl<'a> Run<'a> {
                 backend_pid: c.session.backend_pid,
             }),
             blockers: Default::default(),
+            inserter: Default::default(),
             table: &t,
             installed_by: &c.values.db_user,
             lock_timeout: self.settings.lock_timeout,

@@ -80,6 +80,8 @@ pub struct Ctx<'a> {
     pub watch: Option<Watch<'a>>,
     /// The sessions that last blocked a statement of this run, for the messages.
     pub blockers: RefCell<Option<String>>,
+    /// The history insert, prepared once for the session and reused by every migration.
+    pub inserter: history::Inserter,
     pub table: &'a Table,
     pub installed_by: &'a str,
     pub lock_timeout: Duration,
@@ -453,13 +455,14 @@ impl Ctx<'_> {
             });
         }
         let elapsed = start.elapsed().as_millis().min(i32::MAX as u128) as i32;
-        history::insert(
-            self.client,
-            self.table,
-            &self.row(ready, description, script, elapsed, true),
-        )
-        .await
-        .map_err(|e| to_err(e, &format!("{} (history insert)", ready.script.display)))?;
+        self.inserter
+            .insert(
+                self.client,
+                self.table,
+                &self.row(ready, description, script, elapsed, true),
+            )
+            .await
+            .map_err(|e| to_err(e, &format!("{} (history insert)", ready.script.display)))?;
         self.client
             .batch_execute("COMMIT")
             .await
