@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::core::discover::{Entry, wants};
@@ -81,9 +82,15 @@ fn walk(
             continue;
         }
         let path = child.path();
-        // `metadata` follows symlinks: a link to a folder is walked, a link to a file read.
-        let meta = match fs::metadata(&path) {
-            Ok(m) => m,
+        // The listing already holds each entry's type, so a plain file or folder costs no
+        // system call here. Only a symbolic link needs `metadata`, which follows it: a link to
+        // a folder is walked, a link to a file read (a ConfigMap volume is made of links).
+        let kind = match child.file_type() {
+            Ok(t) if !t.is_symlink() => Ok(t),
+            _ => fs::metadata(&path).map(|m| m.file_type()),
+        };
+        let kind = match kind {
+            Ok(k) => k,
             Err(e) => {
                 if wants(name) {
                     problems.push(format!("{}: cannot read it: {e}", path.display()));
@@ -91,18 +98,11 @@ fn walk(
                 continue;
             }
         };
-        if meta.is_dir() {
+        if kind.is_dir() {
             walk(root, &path, visited, out, problems);
-        } else if meta.is_file() && wants(name) && meta.len() > MAX_SCRIPT_BYTES {
-            problems.push(format!(
-                "{}: {} MiB is over the {} MiB limit for one script; split it into several migrations",
-                path.display(),
-                meta.len() / (1024 * 1024),
-                MAX_SCRIPT_BYTES / (1024 * 1024)
-            ));
-        } else if meta.is_file() && wants(name) {
-            match fs::read(&path) {
-                Ok(bytes) => {
+        } else if kind.is_file() && wants(name) {
+            match read_script(&path) {
+                Ok(Ok(bytes)) => {
                     let rel = path.strip_prefix(root).unwrap_or(&path);
                     let rel = rel
                         .components()
@@ -115,6 +115,12 @@ fn walk(
                         bytes,
                     });
                 }
+                Ok(Err(len)) => problems.push(format!(
+                    "{}: {} MiB is over the {} MiB limit for one script; split it into several migrations",
+                    path.display(),
+                    len / (1024 * 1024),
+                    MAX_SCRIPT_BYTES / (1024 * 1024)
+                )),
                 Err(e) => problems.push(format!("{}: cannot read it: {e}", path.display())),
             }
         } else if wants(name) {
@@ -124,6 +130,35 @@ fn walk(
             ));
         }
     }
+}
+
+/// Reads a regular file, or returns its size when that is over [`MAX_SCRIPT_BYTES`]. The size
+/// comes from the open handle, before anything is read: one `fstat`, where `fs::metadata`
+/// then `fs::read` would look the path up twice and stat it twice (every pod start reads
+/// every script).
+fn read_script(path: &Path) -> std::io::Result<Result<Vec<u8>, u64>> {
+    let mut file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_SCRIPT_BYTES {
+        return Ok(Err(len));
+    }
+    // Not `read_to_end`: for a `File` it asks the size again (fstat and lseek). One byte
+    // more than the size, so that a file that grew since is read whole too.
+    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0).saturating_add(1)];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(bytes.len() * 2, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(Ok(bytes))
 }
 
 /// Reads secret files (`NAME_FILE`, `SCHEMAGATE_SECRET_DIR`) for the pure config loader.
