@@ -318,9 +318,17 @@ impl<'a> Run<'a> {
                 self.settings.conn.redacted_url()
             );
         }
+        // Connecting starts first, and the scripts are read while the server starts a
+        // backend for us; their problems still come first, as if they were read first.
+        let open = self.open();
+        tokio::pin!(open);
+        let opened = start(open.as_mut()).await;
         let scripts = load_scripts(self.settings)?;
         let policy = self.policy()?;
-        let c = self.open().await?;
+        let c = match opened {
+            Some(r) => r?,
+            None => open.await?,
+        };
         *connected = true;
         let _registration = self.stop.register(c.session.canceller());
         let resolved = resolve_all(&scripts.migrations, &c.values)?;
@@ -739,6 +747,26 @@ impl<'a> Run<'a> {
         })
         .await
     }
+}
+
+/// How many times [`start`] lets a connection attempt run: enough for a plain connection to
+/// send its startup message (and for TLS to send its request), after which it waits for the
+/// server.
+const START_POLLS: usize = 3;
+
+/// Drives `fut` until it waits for someone else, and returns its output if it has finished
+/// by then. Between polls the runtime polls its I/O driver, so a socket's readiness (the
+/// TCP connection made) is seen. The caller then does blocking work (reading the scripts)
+/// while the server does its part, and awaits `fut` afterwards.
+async fn start<F: Future>(mut fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    for _ in 0..START_POLLS {
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(out) = polled {
+            return Some(out);
+        }
+        tokio::task::yield_now().await;
+    }
+    None
 }
 
 fn resolve_all<'a>(
