@@ -548,6 +548,8 @@ def main_bench(args):
 
     res = Result()
     runs = args.runs
+    load_start = os.getloadavg()
+    started_at = time.monotonic()
     counter = [0]
 
     def fresh(prefix):
@@ -569,11 +571,11 @@ def main_bench(args):
 
     # -- apply N pending (1000, then 100), interleaved run by run -----------------------
     apply_tools = [sg, floor_per, floor_one] + extra + peers
-    for scenario, sets, n in ((f"apply {n_big} pending", big, n_big), (f"apply {n_small} pending", small, n_small)):
+    for scenario, sets, n in ((f"apply {n_small} pending", small, n_small), (f"apply {n_big} pending", big, n_big)):
         if "apply" not in args.scenarios:
             break
         # A warm-up round that is not counted: page cache, catalog caches, binaries.
-        if scenario.startswith(f"apply {n_small}"):
+        if n == n_small:
             for tool in apply_tools:
                 timed_apply(scenario, tool, sets, n, n)
         for r in range(runs):
@@ -640,6 +642,8 @@ def main_bench(args):
         log(f"{scenario_ver}: " + ", ".join(f"{t.key} {fmt_s(res.median(scenario_ver, t.key))}" for t in ver_tools))
 
     server.stop()
+    load_end = os.getloadavg()
+    minutes = (time.monotonic() - started_at) / 60
 
     # -- the table ---------------------------------------------------------------------
     labels = {t.key: t.label for t in [sg, sg_quiet, floor_one, floor_per, floor_read, floor_sel, psql_tool] + extra + peers}
@@ -734,7 +738,7 @@ def main_bench(args):
     notes = [
         f"{runs} runs of every scenario except no-op ({noop_runs}) and cold start ({args.version_runs}), "
         "the tools interleaved run by run (A B C A B C …), after one uncounted warm-up round "
-        f"(apply {n_big}: the setup of the no-op databases); median, min and max of the wall time from "
+        f"(apply {n_small}, before apply {n_big}); median, min and max of the wall time from "
         "fork to wait4 in a small static launcher (bench/spawn.c); peak RSS is that process's ru_maxrss (median over the runs).",
         f"Each migration: a table, an index and one INSERT of 10 rows ({n_big} files, 3 statements each). "
         "Every apply runs into a fresh database (CREATE DATABASE … TEMPLATE template0, then CHECKPOINT), and "
@@ -759,6 +763,9 @@ def main_bench(args):
         "",
         f"- Machine: {desc['cpu']}, {desc['memory']}, {desc['os']}",
         f"- PostgreSQL: {desc['postgres']}",
+        f"- Load average (1, 5, 15 min) when the runs began: {', '.join(f'{x:.2f}' for x in load_start)}; "
+        f"when they ended: {', '.join(f'{x:.2f}' for x in load_end)}; the runs took {minutes:.0f} min "
+        "(other work on the machine, if any, shares its 2 cores: only the ratios within this run mean anything)",
         f"- Tools: {'; '.join(desc['tools'])}; built with {desc['rustc']}",
         f"- schemagate binary: `{os.path.relpath(binary, REPO) if binary.startswith(REPO) else binary}`",
         "",
