@@ -59,7 +59,7 @@ pub const EXIT_CODES: &[ExitCodeInfo] = &[
     ExitCodeInfo {
         code: 3,
         name: "partial",
-        meaning: "a non-transactional script stopped part-way; its row is recorded with success=false; the next run refuses until repair",
+        meaning: "a non-transactional script stopped part-way; its row is recorded with success=false; every later run exits 3 until repair",
         retryable: false,
     },
     ExitCodeInfo {
@@ -71,7 +71,7 @@ pub const EXIT_CODES: &[ExitCodeInfo] = &[
     ExitCodeInfo {
         code: 65,
         name: "invalid-migrations",
-        meaning: "bad file name, duplicate version, checksum or description drift, applied migration missing locally, failed migration recorded, unknown placeholder",
+        meaning: "bad file name, duplicate version, checksum or description drift, applied migration missing locally, unknown placeholder",
         retryable: false,
     },
     ExitCodeInfo {
