@@ -68,7 +68,8 @@ fn walk(
             return;
         }
     };
-    children.sort_by_key(|c| c.file_name());
+    // One name per entry: `sort_by_key` would allocate two names for every comparison.
+    children.sort_by_cached_key(|c| c.file_name());
     for child in children {
         let name = child.file_name();
         let Some(name) = name.to_str() else {
