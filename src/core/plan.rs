@@ -246,12 +246,14 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         }
     }
 
-    let mut local_versions: BTreeMap<Version, usize> = BTreeMap::new();
+    // Versions are keyed by reference: a `Version` owns a string and a vector of parts, and
+    // cloning one per file and per row was most of the planner's allocations.
+    let mut local_versions: BTreeMap<&Version, usize> = BTreeMap::new();
     let mut local_repeatables: HashMap<&str, usize> = HashMap::new();
     for (i, l) in local.iter().enumerate() {
         match &l.name.kind {
             Kind::Versioned(v) => {
-                local_versions.insert(v.clone(), i);
+                local_versions.insert(v, i);
             }
             Kind::Repeatable => {
                 local_repeatables.insert(l.name.description.as_str(), i);
@@ -259,7 +261,7 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
             _ => {}
         }
     }
-    let max_local = local_versions.keys().next_back().cloned();
+    let max_local = local_versions.keys().next_back().copied();
 
     // Parse every versioned row once; the latest row per version is the one that counts.
     let mut row_versions: Vec<Option<Version>> = Vec::with_capacity(applied.len());
@@ -282,7 +284,7 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         };
         row_versions.push(parsed);
     }
-    let mut latest_by_version: BTreeMap<Version, usize> = BTreeMap::new();
+    let mut latest_by_version: BTreeMap<&Version, usize> = BTreeMap::new();
     let mut latest_by_description: HashMap<&str, usize> = HashMap::new();
     for (i, row) in applied.iter().enumerate() {
         if hidden[i] || is_synthetic(&row.kind) {
@@ -290,7 +292,7 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         }
         match &row_versions[i] {
             Some(v) => {
-                latest_by_version.insert(v.clone(), i);
+                latest_by_version.insert(v, i);
             }
             None if row.version.is_none() => {
                 latest_by_description.insert(row.description.as_str(), i);
@@ -298,19 +300,19 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
             None => {}
         }
     }
-    let baseline: Option<Version> = latest_by_version
+    let baseline: Option<&Version> = latest_by_version
         .iter()
         .filter(|(_, i)| is_baseline(&applied[**i].kind) && applied[**i].success)
-        .map(|(v, _)| v.clone())
+        .map(|(v, _)| *v)
         .next_back();
-    let max_applied: Option<Version> = latest_by_version
+    let max_applied: Option<&Version> = latest_by_version
         .iter()
         .filter(|(_, i)| applied[**i].success)
-        .map(|(v, _)| v.clone())
+        .map(|(v, _)| *v)
         .next_back();
 
     // Applied rows, in rank order.
-    let mut highest_so_far: Option<Version> = None;
+    let mut highest_so_far: Option<&Version> = None;
     for (i, row) in applied.iter().enumerate() {
         if hidden[i] {
             entries.push(entry_from_row(row, State::Deleted, None, "Versioned"));
@@ -333,8 +335,9 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
             Some(v) => {
                 let is_latest = latest_by_version.get(v) == Some(&i);
                 let local_index = local_versions.get(v).copied();
+                // Only a problem or a warning needs the label: not made for every row.
                 let label =
-                    version_label(row.version.as_deref().unwrap_or_default(), &row.description);
+                    || version_label(row.version.as_deref().unwrap_or_default(), &row.description);
                 let state = if !is_latest {
                     State::Superseded
                 } else if !row.success {
@@ -342,7 +345,8 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                         kind: ProblemKind::Failed,
                         message: format!(
                             "{label} failed part-way in an earlier run (history row {}, success=false); fix the database by hand if needed, then run `schemagate repair` to remove the failed row",
-                            row.installed_rank
+                            row.installed_rank,
+                            label = label()
                         ),
                     });
                     State::Failed
@@ -350,14 +354,16 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                     State::Baseline
                 } else if let Some(li) = local_index {
                     let l = &local[li];
-                    let checks_apply = baseline.as_ref().is_none_or(|b| v > b);
+                    let checks_apply = baseline.is_none_or(|b| v > b);
                     if checks_apply {
                         if row.kind != "SQL" {
                             problems.push(Problem {
                                 kind: ProblemKind::TypeMismatch,
                                 message: format!(
                                     "{label} was applied as type {} but {} is an SQL migration; run `schemagate repair` if the file replaced it on purpose",
-                                    row.kind, l.path
+                                    row.kind,
+                                    l.path,
+                                    label = label()
                                 ),
                             });
                         } else if let Some(stored) = row.checksum
@@ -368,7 +374,9 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                                 kind: ProblemKind::ChecksumMismatch,
                                 message: format!(
                                     "{label} was applied with checksum {stored} but {} now hashes to {}; restore the file as it was applied, or run `schemagate repair` if the change is intended",
-                                    l.path, l.checksum
+                                    l.path,
+                                    l.checksum,
+                                    label = label()
                                 ),
                             });
                         } else if abbreviate_description(&l.name.description) != row.description {
@@ -376,25 +384,31 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                                 kind: ProblemKind::DescriptionMismatch,
                                 message: format!(
                                     "{label} was applied with description \"{}\" but the file {} says \"{}\"; rename the file back, or run `schemagate repair`",
-                                    row.description, l.path, l.name.description
+                                    row.description,
+                                    l.path,
+                                    l.name.description,
+                                    label = label()
                                 ),
                             });
                         }
                     }
-                    if highest_so_far.as_ref().is_some_and(|h| v < h) {
+                    if highest_so_far.is_some_and(|h| v < h) {
                         State::OutOfOrder
                     } else {
                         State::Success
                     }
-                } else if max_local.as_ref().is_none_or(|m| v > m) {
+                } else if max_local.is_none_or(|m| v > m) {
                     warnings.push(format!(
-                        "{label} is applied but no local file has it: the database is newer than these scripts (a rollback?); nothing is undone"
+                        "{label} is applied but no local file has it: the database is newer than these scripts (a rollback?); nothing is undone",
+                        label = label()
                     ));
                     State::Future
                 } else {
                     let message = format!(
                         "{label} is applied (history row {}) but no local file has it; restore {}, or set SCHEMAGATE_IGNORE_MISSING=true if it was removed on purpose",
-                        row.installed_rank, row.script
+                        row.installed_rank,
+                        row.script,
+                        label = label()
                     );
                     if policy.ignore_missing {
                         warnings.push(message);
@@ -406,8 +420,8 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                     }
                     State::Missing
                 };
-                if row.success && highest_so_far.as_ref().is_none_or(|h| v > h) {
-                    highest_so_far = Some(v.clone());
+                if row.success && highest_so_far.is_none_or(|h| v > h) {
+                    highest_so_far = Some(v);
                 }
                 entries.push(entry_from_row(
                     row,
@@ -469,11 +483,11 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                 if latest_by_version.contains_key(v) {
                     continue;
                 }
-                let state = if baseline.as_ref().is_some_and(|b| v <= b) {
+                let state = if baseline.is_some_and(|b| v <= b) {
                     State::BelowBaseline
                 } else if policy.target.as_ref().is_some_and(|t| v > t) {
                     State::AboveTarget
-                } else if max_applied.as_ref().is_some_and(|m| v < m) {
+                } else if max_applied.is_some_and(|m| v < m) {
                     if policy.out_of_order {
                         pending.push(i);
                         State::Pending
@@ -484,8 +498,8 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                                 "{} ({}) is not applied but V{} already is; set SCHEMAGATE_OUT_OF_ORDER=true to apply it anyway (a hotfix merged back), or give it a version above V{}",
                                 version_label(v.as_str(), &l.name.description),
                                 l.path,
-                                max_applied.as_ref().map(Version::as_str).unwrap_or_default(),
-                                max_applied.as_ref().map(Version::as_str).unwrap_or_default(),
+                                max_applied.map(Version::as_str).unwrap_or_default(),
+                                max_applied.map(Version::as_str).unwrap_or_default(),
                             ),
                         });
                         State::Ignored
@@ -523,7 +537,7 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         problems,
         warnings,
         current: max_applied.map(|v| {
-            let i = latest_by_version[&v];
+            let i = latest_by_version[v];
             applied[i].version.clone().unwrap_or_default()
         }),
     }
