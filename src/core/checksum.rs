@@ -17,26 +17,26 @@ pub fn checksum(text: &str) -> i32 {
     // the same as hashing line by line. `\r` and `\n` never occur inside a UTF-8 sequence,
     // so a byte search finds them (memchr: SIMD). The lines are gathered into a buffer and
     // hashed a chunk at a time: one CRC call per short line would stay on its slow path.
+    // Sized to the script, never zeroed: most scripts are far shorter than a chunk, and a
+    // run hashes every one of them.
     let bytes = text.as_bytes();
-    let mut buf = [0u8; CHUNK];
-    let mut len = 0;
+    let mut buf: Vec<u8> = Vec::with_capacity(bytes.len().min(CHUNK));
     let mut start = 0;
     let ends = memchr::memchr2_iter(b'\n', b'\r', bytes).chain(std::iter::once(bytes.len()));
     for end in ends {
         let line = &bytes[start..end];
-        if len + line.len() > CHUNK {
-            hasher.update(&buf[..len]);
-            len = 0;
+        if buf.len() + line.len() > CHUNK {
+            hasher.update(&buf);
+            buf.clear();
         }
         if line.len() >= CHUNK {
             hasher.update(line);
         } else {
-            buf[len..len + line.len()].copy_from_slice(line);
-            len += line.len();
+            buf.extend_from_slice(line);
         }
         start = end + 1;
     }
-    hasher.update(&buf[..len]);
+    hasher.update(&buf);
     hasher.finalize() as i32
 }
 
