@@ -764,7 +764,8 @@ def main_bench(args):
         f"- Machine: {desc['cpu']}, {desc['memory']}, {desc['os']}",
         f"- PostgreSQL: {desc['postgres']}",
         f"- Load average (1, 5, 15 min) when the runs began: {', '.join(f'{x:.2f}' for x in load_start)}; "
-        f"when they ended: {', '.join(f'{x:.2f}' for x in load_end)}; the runs took {minutes:.0f} min "
+        f"when they ended (the {many}-runner scenario itself raises it): {', '.join(f'{x:.2f}' for x in load_end)}; "
+        f"the end-to-end runs took {minutes:.0f} min "
         "(other work on the machine, if any, shares its 2 cores: only the ratios within this run mean anything)",
         f"- Tools: {'; '.join(desc['tools'])}; built with {desc['rustc']}",
         f"- schemagate binary: `{os.path.relpath(binary, REPO) if binary.startswith(REPO) else binary}`",
