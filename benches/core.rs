@@ -1,5 +1,7 @@
 //! Micro-benchmarks of the pure core (issue 6), run by `make bench` (or `cargo bench --bench
 //! core`); bench/run.py reads criterion's estimates from `target/criterion/core/*/new/`.
+//! Measured in CPU time of the process ([`CpuTime`]), so that a busy machine slows the
+//! figures less; throughput is in decimal MB/s.
 //!
 //! - `checksum_split_50MB`: Flyway's checksum and the statement splitter over one generated
 //!   50 MB script full of dollar quotes, comments and strings holding `;`: the work a run
@@ -11,6 +13,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
 use schemagate::core::checksum::checksum;
@@ -18,6 +21,81 @@ use schemagate::core::discover::{Entry, discover};
 use schemagate::core::placeholders::{Values, resolve};
 use schemagate::core::plan::{Applied, Local, Policy, plan};
 use schemagate::core::split::split;
+
+/// The process's CPU time, not the wall clock: the machine is shared (2 cores, other builds
+/// and tests), and time spent waiting for a core is not the code's speed.
+struct CpuTime;
+
+fn cpu_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec; CLOCK_PROCESS_CPUTIME_ID exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+    fn start(&self) -> Duration {
+        cpu_now()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        cpu_now().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Nanoseconds of CPU time shown as ms, throughput in decimal MB/s.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns (cpu)")
+        } else if typical < 1e6 {
+            (1e-3, "µs (cpu)")
+        } else {
+            (1e-6, "ms (cpu)")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let per = match *throughput {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => n as f64 / 1e6,
+            Throughput::Elements(n) | Throughput::Bits(n) => n as f64,
+            Throughput::ElementsAndBytes { elements, .. } => elements as f64,
+        };
+        values.iter_mut().for_each(|v| *v = per * 1e9 / *v);
+        match *throughput {
+            Throughput::Bytes(_) | Throughput::BytesDecimal(_) => "MB/s (cpu)",
+            _ => "/s (cpu)",
+        }
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 const SCRIPT_BYTES: usize = 50_000_000;
 const FILES: usize = 10_000;
@@ -75,7 +153,7 @@ fn script() -> String {
     s
 }
 
-fn checksum_and_split(c: &mut Criterion) {
+fn checksum_and_split(c: &mut Criterion<CpuTime>) {
     let sql = script();
     let statements = split(&sql).expect("the generated script splits").len();
     assert!(
@@ -87,7 +165,7 @@ fn checksum_and_split(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8))
-        .throughput(Throughput::Bytes(sql.len() as u64));
+        .throughput(Throughput::BytesDecimal(sql.len() as u64));
     g.bench_function("checksum_split_50MB", |b| {
         b.iter(|| {
             let sum = checksum(black_box(&sql));
@@ -164,7 +242,7 @@ fn discover_and_plan(entries: Vec<Entry>, applied: &[Applied], values: &Values) 
     p.entries.len()
 }
 
-fn discover_plan(c: &mut Criterion) {
+fn discover_plan(c: &mut Criterion<CpuTime>) {
     let input = entries();
     let values = values();
     // The history that a previous run wrote: one successful row per file, in version order.
@@ -201,5 +279,9 @@ fn discover_plan(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, checksum_and_split, discover_plan);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = checksum_and_split, discover_plan
+}
 criterion_main!(benches);
