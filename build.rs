@@ -21,5 +21,8 @@ fn main() {
         std::env::var("TARGET").unwrap_or_default()
     );
     println!("cargo:rerun-if-env-changed=SCHEMAGATE_COMMIT");
+    // HEAD changes only on a branch switch; the reflog changes on every commit, so a new
+    // commit is picked up and `version` never reports an older one.
     println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/logs/HEAD");
 }

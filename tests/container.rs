@@ -345,29 +345,6 @@ fn wait_for_slow_statement(db: &TestDb, what: &str) {
     }
 }
 
-/// Nothing of the interrupted script is recorded, no lock and no backend of ours remain.
-fn stopped_cleanly(db: &TestDb) {
-    assert_eq!(
-        versions(db, T),
-        [(some("1"), true)],
-        "only the finished script may be recorded"
-    );
-    assert!(
-        !db.table_exists("slow"),
-        "the interrupted script must be rolled back"
-    );
-    assert_eq!(db.advisory_locks_held(), 0);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while db.backends_with_app_prefix("schemagate") > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        db.backends_with_app_prefix("schemagate"),
-        0,
-        "no backend of ours may be left running"
-    );
-}
-
 fn assert_no_secret(out: &Outcome, termination: &str, secret: &str) {
     for text in [&out.stdout, &out.stderr, termination] {
         assert!(

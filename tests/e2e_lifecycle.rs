@@ -18,23 +18,6 @@ fn slow_folder() -> tempfile::TempDir {
     ])
 }
 
-fn stopped_cleanly(db: &TestDb) {
-    assert_eq!(
-        versions(db, T),
-        [(some("1"), true)],
-        "only the finished script may be recorded"
-    );
-    assert!(
-        !db.table_exists("slow"),
-        "the interrupted script must be rolled back"
-    );
-    assert_eq!(db.advisory_locks_held(), 0);
-    assert!(
-        no_sessions_left(db, Duration::from_secs(5)),
-        "no backend of ours may be left running"
-    );
-}
-
 fn stop_with(sig: i32, code: i32) {
     let db = PgServer::shared().fresh_db();
     let dir = slow_folder();

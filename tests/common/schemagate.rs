@@ -112,3 +112,22 @@ pub fn invariants(db: &TestDb, dir: &Path, invalid_indexes_expected: usize) {
         "a schemagate session is left"
     );
 }
+
+/// After a stop mid-run of a folder whose `V1` is quick and `V2` creates `slow` and then
+/// sleeps: only V1 is recorded, V2 was rolled back, and no lock or session of ours is left.
+pub fn stopped_cleanly(db: &TestDb) {
+    assert_eq!(
+        versions(db, HISTORY),
+        [(some("1"), true)],
+        "only the finished script may be recorded"
+    );
+    assert!(
+        !db.table_exists("slow"),
+        "the interrupted script must be rolled back"
+    );
+    assert_eq!(db.advisory_locks_held(), 0);
+    assert!(
+        no_sessions_left(db, Duration::from_secs(5)),
+        "no backend of ours may be left running"
+    );
+}
