@@ -38,12 +38,13 @@ SQLX_VERSION = "0.9.0"
 REFINERY_VERSION = "0.10.0"
 HISTORY = "schemagate_history"
 
-# The same history query schemagate sends (src/pg/history.rs), for "psql reading the same
-# history": one process start, one connection, one read.
+# The same history query schemagate sends (src/pg/history.rs, `Table::select_sql`; it sorts
+# the rows itself), for "psql reading the same history": one process start, one connection,
+# one read.
 HISTORY_SELECT = (
     "SELECT installed_rank, version, description, type, script, checksum, installed_by, "
     "to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS'), execution_time, success "
-    f'FROM "public"."{HISTORY}" ORDER BY installed_rank'
+    f'FROM "public"."{HISTORY}"'
 )
 
 # Flyway's history layout (SPEC section 5), for the psql floor that records each file.

@@ -1,5 +1,6 @@
 //! The orchestrator: settings → discover → connect → history → plan → (lock → execute → release) → outcome, for every command.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -86,15 +87,42 @@ fn db_failure(doing: &str, e: &tokio_postgres::Error, stop: &Stop) -> Failure {
     Failure::new(kind, format!("{doing}: {}", describe_error(e)))
 }
 
-/// Local scripts, read and checked before any connection: a bad file name fails fast.
-pub fn load_scripts(settings: &Settings) -> Result<Scripts, Failure> {
-    let (entries, mut problems) = fsio::read_locations(&settings.locations)?;
+/// Local scripts, read and checked: a bad file name fails the run before anything changes.
+pub fn load_scripts(locations: &[PathBuf]) -> Result<Scripts, Failure> {
+    let (entries, mut problems) = fsio::read_locations(locations)?;
     match discover(entries) {
         Ok(scripts) if problems.is_empty() => Ok(scripts),
         Ok(_) => Err(invalid(problems)),
         Err(more) => {
             problems.extend(more);
             Err(invalid(problems))
+        }
+    }
+}
+
+type ScriptsResult = Result<Scripts, Failure>;
+
+/// Reads the scripts on a thread of their own, so that every pod start does its file work
+/// (a thousand files: a few milliseconds of system calls and hashing) while the main thread
+/// connects and reads the history, instead of before or after. If the system refuses a
+/// thread (a pids limit), they are read here and now.
+fn read_scripts_aside(locations: &[PathBuf]) -> tokio::sync::oneshot::Receiver<ScriptsResult> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let owned = locations.to_vec();
+    let job = move || {
+        // The receiver is gone only when the run has already ended.
+        let _ = tx.send(load_scripts(&owned));
+    };
+    match std::thread::Builder::new()
+        .name("scripts".into())
+        .spawn(job)
+    {
+        Ok(_) => rx,
+        Err(e) => {
+            tracing::debug!(error = %e, "no thread for reading the scripts; reading them first");
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = tx.send(load_scripts(locations));
+            rx
         }
     }
 }
@@ -200,9 +228,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn connect(&self) -> Result<Session, Failure> {
+    /// `read_history`: read the history in the round trip that opens the session (see
+    /// [`Session::early`]); the lock's own session does not need it.
+    async fn connect(&self, read_history: bool) -> Result<Session, Failure> {
+        let early = read_history.then(|| table(self.settings).select_sql());
         let attempt = async {
-            match connect_with_retry(&self.conn, self.settings.wait_timeout).await {
+            match connect_with_retry(&self.conn, self.settings.wait_timeout, early.as_deref()).await
+            {
                 // PgBouncer refuses the `options` startup parameter unless its admin lists it
                 // in ignore_startup_parameters. Connect without ours and set them per
                 // session instead; only the RESET-proof default is lost.
@@ -210,8 +242,12 @@ impl<'a> Run<'a> {
                     tracing::warn!(
                         "the server or a pooler in front of it refused startup options; setting lock_timeout per session instead (a script's RESET lock_timeout then removes it)"
                     );
-                    let session =
-                        connect_with_retry(&self.settings.conn, self.settings.wait_timeout).await?;
+                    let session = connect_with_retry(
+                        &self.settings.conn,
+                        self.settings.wait_timeout,
+                        early.as_deref(),
+                    )
+                    .await?;
                     let set = format!(
                         "SET lock_timeout = {}",
                         self.settings.lock_timeout.as_millis()
@@ -235,7 +271,7 @@ impl<'a> Run<'a> {
     async fn open(&self) -> Result<Connected, Failure> {
         // The session read current_user and current_database() when it opened, in the
         // round trip that reads its pid: no extra round trip on every pod start.
-        let session = self.connect().await?;
+        let session = self.connect(true).await?;
         let s = self.settings;
         let values = Values {
             user: s.placeholders.clone(),
@@ -318,19 +354,42 @@ impl<'a> Run<'a> {
                 self.settings.conn.redacted_url()
             );
         }
-        // Connecting starts first, and the scripts are read while the server starts a
-        // backend for us; their problems still come first, as if they were read first.
-        let open = self.open();
-        tokio::pin!(open);
-        let opened = start(open.as_mut()).await;
-        let scripts = load_scripts(self.settings)?;
-        let policy = self.policy()?;
-        let c = match opened {
-            Some(r) => r?,
-            None => open.await?,
+        // The scripts are read on their own thread while this one connects and reads the
+        // history; their problems still come first, as if they were read first.
+        let scripts = read_scripts_aside(&self.settings.locations);
+        let db = async {
+            let mut c = self.open().await?;
+            let registration = self.stop.register(c.session.canceller());
+            // Read in the round trip that opened the session.
+            let applied = match c.session.early.take() {
+                Some(answer) => history::rows(answer)
+                    .map_err(|e| db_failure("reading the history table", &e, self.stop)),
+                None => self.read_history(&c).await,
+            };
+            Ok::<_, Failure>((c, registration, applied))
         };
+        tokio::pin!(db, scripts);
+        let mut db_out = None;
+        let scripts = loop {
+            tokio::select! {
+                s = &mut scripts => break s,
+                r = &mut db, if db_out.is_none() => db_out = Some(r),
+                r = self.stop.stopped() => return Err(r.failure("reading the scripts")),
+            }
+        };
+        let scripts = scripts.map_err(|_| {
+            Failure::new(
+                FailureKind::Internal,
+                "the thread reading the scripts ended without an answer",
+            )
+        })??;
+        let policy = self.policy()?;
+        let (c, _registration, applied) = match db_out {
+            Some(r) => r,
+            None => db.await,
+        }?;
         *connected = true;
-        let _registration = self.stop.register(c.session.canceller());
+        let applied = applied?;
         let resolved = resolve_all(&scripts.migrations, &c.values)?;
         let locals = locals(&scripts.migrations, &resolved);
         let w = Workspace {
@@ -340,7 +399,6 @@ impl<'a> Run<'a> {
             locals,
             policy,
         };
-        let applied = self.read_history(&w.c).await?;
         let plan = w.plan(applied.as_deref().unwrap_or_default());
         report.before = plan.current.clone();
         report.after = plan.current.clone();
@@ -475,7 +533,7 @@ impl<'a> Run<'a> {
     ) -> Result<T, Failure> {
         // The lock lives on its own session that stays idle while scripts run, so that a
         // CREATE INDEX CONCURRENTLY does not wait for the runner's own transaction.
-        let lock_session = self.connect().await?;
+        let lock_session = self.connect(false).await?;
         // Two open client sessions always have two server backends, unless a pooler in
         // transaction or statement mode hands one backend to both (it reuses the backend the
         // first session just left idle). A session lock is meaningless there.
@@ -747,26 +805,6 @@ impl<'a> Run<'a> {
         })
         .await
     }
-}
-
-/// How many times [`start`] lets a connection attempt run: enough for a plain connection to
-/// send its startup message (and for TLS to send its request), after which it waits for the
-/// server.
-const START_POLLS: usize = 3;
-
-/// Drives `fut` until it waits for someone else, and returns its output if it has finished
-/// by then. Between polls the runtime polls its I/O driver, so a socket's readiness (the
-/// TCP connection made) is seen. The caller then does blocking work (reading the scripts)
-/// while the server does its part, and awaits `fut` afterwards.
-async fn start<F: Future>(mut fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
-    for _ in 0..START_POLLS {
-        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
-        if let std::task::Poll::Ready(out) = polled {
-            return Some(out);
-        }
-        tokio::task::yield_now().await;
-    }
-    None
 }
 
 fn resolve_all<'a>(

@@ -39,13 +39,15 @@ impl Values {
 /// Replaces every `${name}` in `sql`, everywhere (comments and strings too, as Flyway does).
 /// An unknown name is an error naming the line, because running `${x}` as SQL is never meant.
 pub fn replace<'a>(sql: &'a str, values: &Values, file_name: &str) -> Result<Cow<'a, str>, String> {
-    let Some(first) = sql.find("${") else {
+    // Every script of every pod start is searched: memmem (SIMD) rather than `str::find`,
+    // which took an eighth of a no-op run's instructions over a thousand scripts.
+    let Some(first) = memchr::memmem::find(sql.as_bytes(), b"${") else {
         return Ok(Cow::Borrowed(sql));
     };
     let mut out = String::with_capacity(sql.len());
     out.push_str(&sql[..first]);
     let mut rest = &sql[first..];
-    while let Some(start) = rest.find("${") {
+    while let Some(start) = memchr::memmem::find(rest.as_bytes(), b"${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         // No closing brace: not a placeholder, keep the text (Flyway would swallow the file).

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_postgres::error::DbError;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{AsyncMessage, CancelToken, Client, Connection, NoTls};
+use tokio_postgres::{AsyncMessage, CancelToken, Client, Connection, NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::conn::{ConnSettings, SslMode};
@@ -68,6 +68,8 @@ pub struct Session {
     /// round trip as the pid), for the `${schemagate:user}`/`${schemagate:database}` placeholders.
     pub user: String,
     pub database: String,
+    /// The answer to the query that [`connect_with_retry`] sent beside the identity query.
+    pub early: Option<Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>>,
     connection: JoinHandle<()>,
     canceller: Canceller,
 }
@@ -207,11 +209,17 @@ pub async fn connect_once(conn: &ConnSettings) -> Result<Session, ConnectError> 
 /// `wait_timeout` (each attempt is also cut to what is left of it). A `wait_timeout` of 0
 /// means one attempt, bounded by `connect_timeout` alone. Running out of time is
 /// `Unavailable` (69); an error that cannot heal returns at once with its own kind.
+///
+/// `early`: a query sent together with the session's identity query, in the same round trip
+/// (tokio-postgres pipelines them); its answer waits in [`Session::early`]. Every pod start
+/// reads the history this way, without a round trip of its own.
 pub async fn connect_with_retry(
     conn: &ConnSettings,
     wait_timeout: Duration,
+    early: Option<&str>,
 ) -> Result<Session, Failure> {
-    let target = Target::new(conn)?;
+    let mut target = Target::new(conn)?;
+    target.early = early.map(str::to_string);
     let started = Instant::now();
     let deadline = started + wait_timeout;
     let last_slice = LAST_ATTEMPT.min(wait_timeout / 10);
@@ -330,6 +338,7 @@ struct Target {
     sslmode: SslMode,
     unix_socket: bool,
     cancel_wait: Duration,
+    early: Option<String>,
 }
 
 impl Target {
@@ -395,6 +404,7 @@ impl Target {
             } else {
                 conn.connect_timeout
             },
+            early: None,
         })
     }
 
@@ -449,7 +459,16 @@ impl Target {
         connection: JoinHandle<()>,
         tls: Option<Verification>,
     ) -> Result<Session, AttemptError> {
-        let (backend_pid, user, database) = match identity(&client).await {
+        let early = async {
+            match &self.early {
+                Some(q) => Some(client.simple_query(q).await),
+                None => None,
+            }
+        };
+        // Polled in this order, so the identity query goes first and the early one right
+        // behind it, before either answer is back.
+        let (identity, early) = tokio::join!(identity(&client), early);
+        let (backend_pid, user, database) = match identity {
             Ok(Some(identity)) => identity,
             Ok(None) => {
                 return Err(AttemptError {
@@ -488,6 +507,7 @@ impl Target {
             backend_pid,
             user,
             database,
+            early,
             connection,
             canceller,
         })
@@ -599,7 +619,7 @@ async fn identity(client: &Client) -> Result<Option<(i32, String, String)>, toki
         .simple_query("SELECT pg_backend_pid(), current_user, current_database()")
         .await?;
     Ok(messages.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(row) => Some((
+        SimpleQueryMessage::Row(row) => Some((
             row.get(0)?.parse().ok()?,
             row.get(1)?.to_string(),
             row.get(2)?.to_string(),
@@ -1231,6 +1251,7 @@ mod tests {
         let failure = connect_with_retry(
             &settings("127.0.0.1", SslMode::Disable),
             Duration::from_secs(2),
+            None,
         )
         .await
         .unwrap_err();
@@ -1248,9 +1269,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_wait_makes_exactly_one_attempt() {
-        let failure = connect_with_retry(&settings("127.0.0.1", SslMode::Disable), Duration::ZERO)
-            .await
-            .unwrap_err();
+        let failure = connect_with_retry(
+            &settings("127.0.0.1", SslMode::Disable),
+            Duration::ZERO,
+            None,
+        )
+        .await
+        .unwrap_err();
         assert!(
             failure.message.contains("1 attempt over"),
             "{}",
@@ -1264,7 +1289,7 @@ mod tests {
         c.sslrootcert = Some(crate::config::conn::RootCerts::File(
             "/nonexistent/ca.pem".into(),
         ));
-        let failure = connect_with_retry(&c, Duration::from_secs(30))
+        let failure = connect_with_retry(&c, Duration::from_secs(30), None)
             .await
             .unwrap_err();
         assert_eq!(failure.kind, Config);
@@ -1273,9 +1298,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_host_is_a_config_error_not_a_wait() {
-        let failure = connect_with_retry(&settings("", SslMode::Prefer), Duration::from_secs(30))
-            .await
-            .unwrap_err();
+        let failure = connect_with_retry(
+            &settings("", SslMode::Prefer),
+            Duration::from_secs(30),
+            None,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(failure.kind, Config);
     }
 

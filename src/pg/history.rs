@@ -22,10 +22,12 @@ impl Table {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
 
-    fn select_sql(&self) -> String {
+    /// The query that reads the whole history. Without ORDER BY: [`rows`] sorts by rank,
+    /// which spares a fresh backend planning an index scan on every pod start.
+    pub fn select_sql(&self) -> String {
         format!(
             "/*NO LOAD BALANCE*/ SELECT installed_rank, version, description, type, script, checksum, installed_by, \
-             to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS'), execution_time, success FROM {} ORDER BY installed_rank",
+             to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS'), execution_time, success FROM {}",
             self.qualified()
         )
     }
@@ -71,9 +73,16 @@ pub async fn read(
     client: &Client,
     table: &Table,
 ) -> Result<Option<Vec<Applied>>, tokio_postgres::Error> {
-    match client.simple_query(&table.select_sql()).await {
+    rows(client.simple_query(&table.select_sql()).await)
+}
+
+/// The history from the answer to [`Table::select_sql`], in rank order.
+pub fn rows(
+    answer: Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>,
+) -> Result<Option<Vec<Applied>>, tokio_postgres::Error> {
+    match answer {
         Ok(messages) => {
-            let mut rows = Vec::new();
+            let mut rows = Vec::with_capacity(messages.len());
             for m in messages {
                 if let SimpleQueryMessage::Row(r) = m {
                     // A malformed row is a corrupted table; keep the rest readable and let the planner see it.
@@ -82,6 +91,8 @@ pub async fn read(
                     }
                 }
             }
+            // installed_rank is the primary key: no ties.
+            rows.sort_unstable_by_key(|a| a.installed_rank);
             Ok(Some(rows))
         }
         Err(e) if matches!(e.code().map(|c| c.code()), Some("42P01" | "3F000")) => Ok(None),
