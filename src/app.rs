@@ -438,7 +438,19 @@ impl<'a> Run<'a> {
             Command::Version | Command::Help | Command::CrashTest => Ok(()),
         };
         drop(_registration);
-        w.c.session.close().await;
+        let Workspace {
+            c,
+            resolved,
+            locals,
+            ..
+        } = w;
+        c.session.close().await;
+        if result.is_ok() {
+            // A run that ended well is not retried (see `run`): the process exits next.
+            leave_to_exit(resolved);
+            leave_to_exit(locals);
+            leave_to_exit(scripts);
+        }
         result
     }
 
@@ -586,6 +598,7 @@ impl<'a> Run<'a> {
                 schema_version = plan.current.as_deref().unwrap_or(""),
                 "schema is up to date; nothing to apply"
             );
+            leave_to_exit((applied, plan));
             return Ok(());
         }
         if plan.pending.is_empty() && w.scripts.migrations.is_empty() {
@@ -805,6 +818,15 @@ impl<'a> Run<'a> {
         })
         .await
     }
+}
+
+/// Skips freeing `value`, for the last thing a successful run does before the process exits
+/// and hands all of its memory back at once. Freeing a thousand scripts, history rows and
+/// plan entries one allocation at a time was a sixth of a no-op run's instructions on its
+/// critical path (callgrind: 2.8 M of 17 M). Only for values made once per run: a run that
+/// is retried never gets here.
+fn leave_to_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
 fn resolve_all<'a>(
