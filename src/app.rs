@@ -371,10 +371,19 @@ impl<'a> Run<'a> {
         tokio::pin!(db, scripts);
         let mut db_out = None;
         let scripts = loop {
+            // Biased: on a signal the connection's own answer ("… while connecting to the
+            // database") is taken before the stop itself, which then names the scripts only
+            // if they were what the run was waiting for.
             tokio::select! {
+                biased;
                 s = &mut scripts => break s,
                 r = &mut db, if db_out.is_none() => db_out = Some(r),
-                r = self.stop.stopped() => return Err(r.failure("reading the scripts")),
+                r = self.stop.stopped() => {
+                    return Err(match db_out {
+                        Some(Err(f)) => f,
+                        _ => r.failure("reading the scripts"),
+                    });
+                }
             }
         };
         let scripts = scripts.map_err(|_| {
