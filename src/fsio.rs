@@ -71,6 +71,8 @@ fn open_dir<P: rustix::path::Arg>(parent: impl AsFd, path: P) -> io::Result<Owne
     )?)
 }
 
+type Listing = Vec<(CString, FileType)>;
+
 struct Walk<'a> {
     /// The location as given, for the paths shown to people.
     root: String,
@@ -170,11 +172,6 @@ impl Walk<'_> {
             }
         }
     }
-}
-
-type Listing = Vec<(CString, FileType)>;
-
-impl Walk<'_> {
     /// The folder's entries and their listed types, sorted by name (bytes) so that the walk
     /// is the same on every run and filesystem, with the `Dir` that keeps the folder open;
     /// `None` if the walk has been in this folder before (a link back up).
