@@ -612,7 +612,10 @@ fn the_build_context_is_a_package_cargo_reads_and_holds_nothing_big() {
     // The builder runs cargo on exactly this: Cargo.toml must find every file it names.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // `fetch` reads the manifest as `build` does (`metadata --no-deps` does not look for the
-    // files of the targets it names); offline, the crates are here from the tests' own build.
+    // files of the targets it names). Offline, for the target the Dockerfile builds: its
+    // crates are here from `image()`'s static build. Without `--target`, fetch wants every
+    // platform's crates (and cfg-gated ones such as tracing-core's `valuable`), which no build
+    // of this machine downloads, so a fresh machine failed here.
     let mut fetch = Sg::new(cargo).no_termination_log();
     for key in ["HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
         if let Some(v) = std::env::var_os(key) {
@@ -620,7 +623,8 @@ fn the_build_context_is_a_package_cargo_reads_and_holds_nothing_big() {
         }
     }
     let fetch = fetch
-        .args(["fetch", "--offline", "--locked"])
+        .args(["fetch", "--offline", "--locked", "--target"])
+        .arg(format!("{}-unknown-linux-musl", std::env::consts::ARCH))
         .arg("--manifest-path")
         .arg(context.join("Cargo.toml"))
         .run();
