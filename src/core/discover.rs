@@ -83,7 +83,8 @@ fn decode(bytes: Vec<u8>, display: &str) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })?;
-    if let Some(at) = text.find('\0') {
+    // memchr: SIMD, where `str::find` for a char walks a word at a time.
+    if let Some(at) = memchr::memchr(0, text.as_bytes()) {
         return Err(format!(
             "{display}: contains a NUL byte at byte offset {at}, which PostgreSQL cannot take in SQL text"
         ));
@@ -141,7 +142,9 @@ fn parse_conf(text: &str, display: &str) -> Result<ScriptConf, String> {
 pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
     let mut problems = Vec::new();
     let mut confs: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
-    let mut sql_entries = Vec::new();
+    // Sized up front: growing these copies every entry again, into pages touched for the
+    // first time, and a thousand-script run pays for each such page.
+    let mut sql_entries = Vec::with_capacity(entries.len());
     for e in entries {
         if ends_with_ignore_case(&e.path, ".sql.conf") {
             let script_display = e.display[..e.display.len() - ".conf".len()].to_string();
@@ -152,6 +155,7 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
     }
 
     let mut out = Scripts::default();
+    out.migrations.reserve(sql_entries.len());
     for e in sql_entries {
         let file_name = e.path.rsplit('/').next().unwrap_or(&e.path);
         let name = match parse_name(file_name) {
@@ -201,16 +205,18 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
         ));
     }
 
+    // `then_with`: the paths share the location's prefix, and comparing them for every pair
+    // (not only for ties) was most of a thousand-file sort.
     out.migrations.sort_by(|a, b| {
         order_key(&a.name)
             .cmp(&order_key(&b.name))
-            .then(a.display.cmp(&b.display))
+            .then_with(|| a.display.cmp(&b.display))
     });
     out.undo.sort_by(|a, b| {
         a.name
             .version()
             .cmp(&b.name.version())
-            .then(a.display.cmp(&b.display))
+            .then_with(|| a.display.cmp(&b.display))
     });
     let callback_key = |s: &Script| match s.name.kind {
         Kind::Callback(c) => Some(c),
