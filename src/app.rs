@@ -38,6 +38,9 @@ pub struct Run<'a> {
     format: Format,
     /// The connection target with schemagate's session defaults added.
     conn: ConnSettings,
+    /// The scripts, started before the run (as the process starts): the first attempt takes
+    /// them; an attempt after a reconnect reads them again.
+    started: std::cell::Cell<Option<ScriptsReading>>,
 }
 
 /// How often the server checks, during a long statement, whether our side of the
@@ -102,11 +105,18 @@ pub fn load_scripts(locations: &[PathBuf]) -> Result<Scripts, Failure> {
 
 type ScriptsResult = Result<Scripts, Failure>;
 
+/// The scripts being read on a thread of their own ([`read_scripts_aside`]).
+pub struct ScriptsReading(tokio::sync::oneshot::Receiver<ScriptsResult>);
+
 /// Reads the scripts on a thread of their own, so that every pod start does its file work
 /// (a thousand files: a few milliseconds of system calls and hashing) while the main thread
-/// connects and reads the history, instead of before or after. If the system refuses a
-/// thread (a pids limit), they are read here and now.
-fn read_scripts_aside(locations: &[PathBuf]) -> tokio::sync::oneshot::Receiver<ScriptsResult> {
+/// sets up logging and the runtime, connects and reads the history, instead of before or
+/// after. If the system refuses a thread (a pids limit), they are read here and now.
+pub fn read_scripts_aside(locations: &[PathBuf]) -> ScriptsReading {
+    ScriptsReading(read_on_thread(locations))
+}
+
+fn read_on_thread(locations: &[PathBuf]) -> tokio::sync::oneshot::Receiver<ScriptsResult> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = locations.to_vec();
     let job = move || {
@@ -213,7 +223,13 @@ impl Workspace<'_> {
 }
 
 impl<'a> Run<'a> {
-    pub fn new(settings: &'a Settings, stop: &'a Stop, deadline: Instant, format: Format) -> Self {
+    pub fn new(
+        settings: &'a Settings,
+        stop: &'a Stop,
+        deadline: Instant,
+        format: Format,
+        scripts: ScriptsReading,
+    ) -> Self {
         let mut conn = settings.conn.clone();
         conn.options = Some(session_options(
             conn.options.as_deref(),
@@ -225,6 +241,7 @@ impl<'a> Run<'a> {
             deadline,
             format,
             conn,
+            started: std::cell::Cell::new(Some(scripts)),
         }
     }
 
@@ -356,7 +373,10 @@ impl<'a> Run<'a> {
         }
         // The scripts are read on their own thread while this one connects and reads the
         // history; their problems still come first, as if they were read first.
-        let scripts = read_scripts_aside(&self.settings.locations);
+        let scripts = match self.started.take() {
+            Some(ScriptsReading(rx)) => rx,
+            None => read_on_thread(&self.settings.locations),
+        };
         let db = async {
             let mut c = self.open().await?;
             let registration = self.stop.register(c.session.canceller());

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use schemagate::app::{Report, Run};
+use schemagate::app::{Report, Run, read_scripts_aside};
 use schemagate::cli::{self, Command, Format};
 use schemagate::config;
 use schemagate::core::outcome::{EXIT_CODES, Failure, FailureKind, exit_code};
@@ -173,6 +173,9 @@ fn main() -> ExitCode {
             return finish(&Err(f), cli.command, &Report::default(), started, &env);
         }
     };
+    // From here on the scripts are read on a thread of their own, while logging, the
+    // runtime and the connection start: on a no-op run this is most of the work.
+    let scripts = read_scripts_aside(&settings.locations);
     if let Err(e) = output::init_logging(settings.log_format, &settings.log_filter) {
         let _ = output::init_logging(None, "info");
         return finish(
@@ -208,7 +211,7 @@ fn main() -> ExitCode {
         let stop = Stop::new();
         let deadline = tokio::time::Instant::from_std(started + settings.deadline);
         let watcher = tokio::spawn(watch_signals_and_deadline(stop.clone(), deadline));
-        let run = Run::new(&settings, &stop, deadline, cli.format);
+        let run = Run::new(&settings, &stop, deadline, cli.format, scripts);
         let outcome = run.run(cli.command, &mut report).await;
         watcher.abort();
         // A stop that arrived while the run was already failing for its own reason is still
