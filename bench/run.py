@@ -2,7 +2,7 @@
 """schemagate's benchmarks (issue 6): schemagate against the psql floor and its peers.
 
 Starts its own PostgreSQL (fsync on, loopback TCP), generates the migrations, runs every
-tool interleaved run by run (A B C A B C ...), and prints one Markdown table, also written
+tool interleaved run by run (A B C, B C A, C A B ...), and prints one Markdown table, also written
 to bench/results/latest.md with the machine's description. Standard library only, plus a C
 compiler for the launcher (bench/spawn.c).
 
@@ -245,6 +245,20 @@ def run_once(argv, env, logs, name="run"):
 def run_many(argv, env, logs, n):
     """Starts n copies at once; returns the seconds until the last one exits."""
     return launch(argv, env, logs, n)[0]
+
+
+def rotated(tools, r):
+    """Round r's order: A B C, then B C A, then C A B, ... Interleaved as before, but no tool
+    always runs right after the same one (a heavy peer's exit overlapping the next start)."""
+    k = r % len(tools)
+    return tools[k:] + tools[:k]
+
+
+def settle():
+    """A pause before a timed run that connects: when wait4 returns, the server is still
+    ending the previous run's session (its backend exits after the client has gone), and
+    the next tool would share the 2 cores with that exit."""
+    time.sleep(0.02)
 
 
 # ---------------------------------------------------------------------------------------
@@ -580,7 +594,7 @@ def main_bench(args):
             for tool in apply_tools:
                 timed_apply(scenario, tool, sets, n, n)
         for r in range(runs):
-            for tool in apply_tools:
+            for tool in rotated(apply_tools, r):
                 sec, rss = timed_apply(scenario, tool, sets, n, n)
                 res.add(scenario, tool.key, sec, rss)
             log(f"{scenario}: run {r + 1}/{runs}: " + ", ".join(
@@ -608,8 +622,9 @@ def main_bench(args):
         argv, env = noop_argv(tool, server, big, noop_db[tool.key], ctx)
         run_once(argv, env, logs, f"noop-{tool.key}")
     for r in range(noop_runs if "noop" in args.scenarios else 0):
-        for tool in noop_tools:
+        for tool in rotated(noop_tools, r):
             argv, env = noop_argv(tool, server, big, noop_db[tool.key], ctx)
+            settle()
             sec, rss = run_once(argv, env, logs, f"noop-{tool.key}")
             res.add(scenario, tool.key, sec, rss)
     if "noop" in args.scenarios:
@@ -624,8 +639,9 @@ def main_bench(args):
         argv, env = noop_argv(tool, server, big, noop_db[tool.key], ctx)
         run_many(argv, env, logs, many)
     for r in range(runs if "many" in args.scenarios else 0):
-        for tool in many_tools:
+        for tool in rotated(many_tools, r):
             argv, env = noop_argv(tool, server, big, noop_db[tool.key], ctx)
+            settle()
             res.add(scenario_many, tool.key, run_many(argv, env, logs, many))
     if "many" in args.scenarios:
         log(f"{scenario_many}: " + ", ".join(f"{t.key} {fmt_s(res.median(scenario_many, t.key))}" for t in many_tools))
@@ -635,7 +651,7 @@ def main_bench(args):
     ver_tools = [sg] + extra + peers + [psql_tool]
     ver_argv = {t.key: t.version_argv for t in ver_tools}
     for r in range(args.version_runs + 5 if "version" in args.scenarios else 0):
-        for tool in ver_tools:
+        for tool in rotated(ver_tools, r):
             sec, rss = run_once(ver_argv[tool.key], dict(BASE_ENV), logs, f"ver-{tool.key}")
             if r >= 5:  # the first rounds warm up
                 res.add(scenario_ver, tool.key, sec, rss)
@@ -738,8 +754,10 @@ def main_bench(args):
 
     notes = [
         f"{runs} runs of every scenario except no-op ({noop_runs}) and cold start ({args.version_runs}), "
-        "the tools interleaved run by run (A B C A B C …), after one uncounted warm-up round "
-        f"(apply {n_small}, before apply {n_big}); median, min and max of the wall time from "
+        "the tools interleaved run by run, each round starting one tool later (A B C, B C A, C A B …, so that "
+        "no tool always follows the same one), after one uncounted warm-up round "
+        f"(apply {n_small}, before apply {n_big}); runs that connect to the server start 20 ms after the "
+        "previous one ended, once the server has ended its session; median, min and max of the wall time from "
         "fork to wait4 in a small static launcher (bench/spawn.c); peak RSS is that process's ru_maxrss (median over the runs).",
         f"Each migration: a table, an index and one INSERT of 10 rows ({n_big} files, 3 statements each). "
         "Every apply runs into a fresh database (CREATE DATABASE … TEMPLATE template0, then CHECKPOINT), and "
