@@ -7,7 +7,7 @@ to bench/results/latest.md with the machine's description. Standard library only
 compiler for the launcher (bench/spawn.c).
 
     python3 bench/run.py --bin target/x86_64-unknown-linux-musl/release/schemagate
-    python3 bench/run.py --peers 0 --runs 3 --quick      # a fast look, no peers
+    python3 bench/run.py --peers 0 --runs 3 --no-micro   # a fast look, no peers
     python3 bench/run.py shell -- sh -c 'psql -c "select 1"'   # a server for experiments
 
 Every timed run is a fresh process started by a small static launcher (bench/spawn.c) that
@@ -841,8 +841,8 @@ def main():
     sh.add_argument("command", nargs=argparse.REMAINDER)
     p.add_argument("--bin", default=os.path.join(REPO, "target/release/schemagate"))
     p.add_argument("--peers", type=int, default=1, help="1: compare sqlx-cli and refinery_cli (built when absent)")
-    p.add_argument("--runs", type=int, default=7)
-    p.add_argument("--noop-runs", type=int, default=21)
+    p.add_argument("--runs", type=int, default=11)
+    p.add_argument("--noop-runs", type=int, default=31)
     p.add_argument("--version-runs", type=int, default=201)
     p.add_argument("--files", type=int, default=1000)
     p.add_argument("--many", type=int, default=50)

@@ -5,7 +5,9 @@
 # table, also written to bench/results/latest.md.
 
 PEERS ?= 1
-BENCH_RUNS ?= 7
+# 11, not the 7 the issue asks at least: an apply of 1000 files is fsync-bound, and on this kind
+# of machine its runs vary by ±8%, so 7 runs left the ratio to the floor a coin toss around 1.05.
+BENCH_RUNS ?= 11
 BENCH_ARGS ?=
 # The binary that ships in the image (mk/image.mk's `static`); BENCH_BIN=target/release/schemagate
 # with BENCH_BUILD=release measures the glibc build instead.
