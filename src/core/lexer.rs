@@ -302,17 +302,16 @@ impl<'a> Lexer<'a> {
     /// `non_newline` is `[^\n\r]`), or the end of the input.
     fn comment_end(&self, p: usize) -> usize {
         let bytes = self.src.as_bytes();
-        bytes[p..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .map_or(bytes.len(), |i| p + i)
+        memchr::memchr2(b'\n', b'\r', &bytes[p..]).map_or(bytes.len(), |i| p + i)
     }
 
     fn block_comment(&self, start: usize) -> (TokenKind, usize) {
         let bytes = self.src.as_bytes();
         let mut depth = 1usize;
         let mut p = start + 2;
-        while p < bytes.len() {
+        // Only `*` and `/` can open or close a comment: memchr skips the text between them.
+        while let Some(i) = memchr::memchr2(b'*', b'/', &bytes[p..]) {
+            p += i;
             match bytes[p] {
                 b'*' if bytes.get(p + 1) == Some(&b'/') => {
                     depth -= 1;
@@ -343,7 +342,8 @@ impl<'a> Lexer<'a> {
     ) -> (TokenKind, usize) {
         let bytes = self.src.as_bytes();
         loop {
-            match self.src[p..].find(quote as char) {
+            // memchr (SIMD), where `str::find` for a char walks a word at a time.
+            match memchr::memchr(quote, &bytes[p..]) {
                 None => return (unterminated, bytes.len()),
                 Some(i) => {
                     let at = p + i;
@@ -422,7 +422,7 @@ impl<'a> Lexer<'a> {
         let delim = &bytes[start..open_end];
         let mut p = open_end;
         loop {
-            match self.src[p..].find('$') {
+            match memchr::memchr(b'$', &bytes[p..]) {
                 None => return (TokenKind::UnterminatedDollarQuote, bytes.len()),
                 Some(i) => {
                     let at = p + i;

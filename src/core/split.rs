@@ -233,7 +233,7 @@ impl LineCounter {
 /// checksum count them.
 fn count_newlines(bytes: &[u8]) -> usize {
     let lf = count_byte(bytes, b'\n');
-    if !bytes.contains(&b'\r') {
+    if memchr::memchr(b'\r', bytes).is_none() {
         return lf;
     }
     let crlf = bytes.windows(2).filter(|w| *w == b"\r\n").count();
