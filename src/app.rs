@@ -113,10 +113,6 @@ pub struct ScriptsReading(tokio::sync::oneshot::Receiver<ScriptsResult>);
 /// sets up logging and the runtime, connects and reads the history, instead of before or
 /// after. If the system refuses a thread (a pids limit), they are read here and now.
 pub fn read_scripts_aside(locations: &[PathBuf]) -> ScriptsReading {
-    ScriptsReading(read_on_thread(locations))
-}
-
-fn read_on_thread(locations: &[PathBuf]) -> tokio::sync::oneshot::Receiver<ScriptsResult> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = locations.to_vec();
     let job = move || {
@@ -127,12 +123,12 @@ fn read_on_thread(locations: &[PathBuf]) -> tokio::sync::oneshot::Receiver<Scrip
         .name("scripts".into())
         .spawn(job)
     {
-        Ok(_) => rx,
+        Ok(_) => ScriptsReading(rx),
         Err(e) => {
             tracing::debug!(error = %e, "no thread for reading the scripts; reading them first");
             let (tx, rx) = tokio::sync::oneshot::channel();
             let _ = tx.send(load_scripts(locations));
-            rx
+            ScriptsReading(rx)
         }
     }
 }
@@ -373,10 +369,10 @@ impl<'a> Run<'a> {
         }
         // The scripts are read on their own thread while this one connects and reads the
         // history; their problems still come first, as if they were read first.
-        let scripts = match self.started.take() {
-            Some(ScriptsReading(rx)) => rx,
-            None => read_on_thread(&self.settings.locations),
-        };
+        let ScriptsReading(scripts) = self
+            .started
+            .take()
+            .unwrap_or_else(|| read_scripts_aside(&self.settings.locations));
         let db = async {
             let mut c = self.open().await?;
             let registration = self.stop.register(c.session.canceller());

@@ -90,7 +90,7 @@ impl Walk<'_> {
         } else {
             joined(&self.root, rel)
         };
-        let shown = |name: &str| format!("{here}/{name}");
+        let shown = |name: &str| joined(&here, name);
         let (listing, dir) = match self.enter(fd) {
             Ok(Some(l)) => l,
             Ok(None) => return,
@@ -100,7 +100,14 @@ impl Walk<'_> {
                 return;
             }
         };
-        let Ok(fd) = dir.fd() else { return };
+        let fd = match dir.fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.problems
+                    .push(format!("{here}: cannot list the folder: {e}"));
+                return;
+            }
+        };
         // Most of a folder's entries are scripts: one allocation instead of a doubling chain.
         self.out.reserve(listing.len());
         for (cname, listed) in listing {
@@ -151,7 +158,7 @@ impl Walk<'_> {
                 FileType::RegularFile if wants(name) => {
                     match read_script(fd, cname.as_c_str()) {
                         Ok(Ok(bytes)) => self.out.push(Entry {
-                            display: joined(&here, name),
+                            display: shown(name),
                             path: child_rel,
                             bytes,
                         }),

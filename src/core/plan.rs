@@ -246,8 +246,8 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         }
     }
 
-    // Versions are keyed by reference: a `Version` owns a string and a vector of parts, and
-    // cloning one per file and per row was most of the planner's allocations.
+    // Versions are keyed by reference: a `Version` owns its text and (for long versions) a
+    // key, and cloning one per file and per row was most of the planner's allocations.
     let mut local_versions: BTreeMap<&Version, usize> = BTreeMap::new();
     let mut local_repeatables: HashMap<&str, usize> = HashMap::new();
     for (i, l) in local.iter().enumerate() {
@@ -495,11 +495,10 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                         problems.push(Problem {
                             kind: ProblemKind::OutOfOrder,
                             message: format!(
-                                "{} ({}) is not applied but V{} already is; set SCHEMAGATE_OUT_OF_ORDER=true to apply it anyway (a hotfix merged back), or give it a version above V{}",
+                                "{} ({}) is not applied but V{max} already is; set SCHEMAGATE_OUT_OF_ORDER=true to apply it anyway (a hotfix merged back), or give it a version above V{max}",
                                 version_label(v.as_str(), &l.name.description),
                                 l.path,
-                                max_applied.map(Version::as_str).unwrap_or_default(),
-                                max_applied.map(Version::as_str).unwrap_or_default(),
+                                max = max_applied.map(Version::as_str).unwrap_or_default(),
                             ),
                         });
                         State::Ignored
