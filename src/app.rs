@@ -1,4 +1,4 @@
-//! The orchestrator: settings → discover → connect → history → plan → (lock → execute → release) → outcome, for every command.
+//! The shared run plumbing: settings → discover → connect → history → plan, the lock, and reconnecting; each command's own flow lives in `commands/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,12 +12,11 @@ use crate::core::discover::{Script, Scripts, discover};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Resolved, Values};
 use crate::core::plan::{self, Applied, Local, Plan, Policy, ProblemKind, State};
-use crate::core::script::{Callback, Kind, Version};
+use crate::core::script::Version;
 use crate::fsio;
-use crate::output;
 use crate::pg::connect::{Session, connect_with_retry};
-use crate::pg::exec::{self, Ctx, InvalidIndex, Ready, Watch, describe_error, label};
-use crate::pg::history::{self, NewRow, Table};
+use crate::pg::exec::{self, InvalidIndex, describe_error, label};
+use crate::pg::history::{self, Table};
 use crate::pg::lock;
 use crate::runtime::Stop;
 
@@ -31,16 +30,16 @@ pub struct Report {
 
 /// Everything a command needs, created once.
 pub struct Run<'a> {
-    settings: &'a Settings,
-    stop: &'a Stop,
+    pub(crate) settings: &'a Settings,
+    pub(crate) stop: &'a Stop,
     /// When the deadline expires (the lock wait defaults to what is left of it).
-    deadline: Instant,
-    format: Format,
+    pub(crate) deadline: Instant,
+    pub(crate) format: Format,
     /// The connection target with schemagate's session defaults added.
-    conn: ConnSettings,
+    pub(crate) conn: ConnSettings,
     /// The scripts, started before the run (as the process starts): the first attempt takes
     /// them; an attempt after a reconnect reads them again.
-    started: std::cell::Cell<Option<ScriptsReading>>,
+    pub(crate) started: std::cell::Cell<Option<ScriptsReading>>,
 }
 
 /// How often the server checks, during a long statement, whether our side of the
@@ -66,18 +65,18 @@ pub fn session_options(user: Option<&str>, lock_timeout: Duration) -> String {
     }
 }
 
-fn table(settings: &Settings) -> Table {
+pub(crate) fn table(settings: &Settings) -> Table {
     Table {
         schema: settings.schema.clone(),
         name: settings.table.clone(),
     }
 }
 
-fn invalid(problems: Vec<String>) -> Failure {
+pub(crate) fn invalid(problems: Vec<String>) -> Failure {
     Failure::new(FailureKind::InvalidMigrations, problems.join("\n"))
 }
 
-fn db_failure(doing: &str, e: &tokio_postgres::Error, stop: &Stop) -> Failure {
+pub(crate) fn db_failure(doing: &str, e: &tokio_postgres::Error, stop: &Stop) -> Failure {
     if let Some(r) = stop.reason() {
         return r.failure(doing);
     }
@@ -151,30 +150,30 @@ pub fn problems_failure(plan: &Plan) -> Option<Failure> {
     ))
 }
 
-struct Connected {
-    session: Session,
-    values: Values,
+pub(crate) struct Connected {
+    pub(crate) session: Session,
+    pub(crate) values: Values,
 }
 
 /// The local side of a run, resolved once: every command reads it.
-struct Workspace<'a> {
-    c: Connected,
-    scripts: &'a Scripts,
+pub(crate) struct Workspace<'a> {
+    pub(crate) c: Connected,
+    pub(crate) scripts: &'a Scripts,
     /// Index-aligned with `scripts.migrations`.
-    resolved: Vec<Resolved<'a>>,
-    locals: Vec<Local>,
-    policy: Policy,
+    pub(crate) resolved: Vec<Resolved<'a>>,
+    pub(crate) locals: Vec<Local>,
+    pub(crate) policy: Policy,
 }
 
 impl Workspace<'_> {
-    fn plan(&self, applied: &[Applied]) -> Plan {
+    pub(crate) fn plan(&self, applied: &[Applied]) -> Plan {
         plan::plan(&self.locals, applied, &self.policy)
     }
 
     /// INVALID indexes that a failed script's CONCURRENTLY statement left behind, each with
     /// a sentence naming the script and the statement. Indexes nobody of ours built (another
     /// session's build still in progress looks the same) are not listed.
-    async fn leftovers(&self, plan: &Plan) -> Vec<(InvalidIndex, String)> {
+    pub(crate) async fn leftovers(&self, plan: &Plan) -> Vec<(InvalidIndex, String)> {
         let failed: Vec<usize> = plan
             .entries
             .iter()
@@ -208,7 +207,7 @@ impl Workspace<'_> {
     }
 
     /// The failure the plan's problems amount to, with what a failed script left behind.
-    async fn failure(&self, plan: &Plan) -> Option<Failure> {
+    pub(crate) async fn failure(&self, plan: &Plan) -> Option<Failure> {
         let mut f = problems_failure(plan)?;
         for (_, why) in self.leftovers(plan).await {
             f.message
@@ -243,7 +242,7 @@ impl<'a> Run<'a> {
 
     /// `read_history`: read the history in the round trip that opens the session (see
     /// [`Session::early`]); the lock's own session does not need it.
-    async fn connect(&self, read_history: bool) -> Result<Session, Failure> {
+    pub(crate) async fn connect(&self, read_history: bool) -> Result<Session, Failure> {
         let early = read_history.then(|| table(self.settings).select_sql());
         let attempt = async {
             match connect_with_retry(&self.conn, self.settings.wait_timeout, early.as_deref()).await
@@ -281,7 +280,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn open(&self) -> Result<Connected, Failure> {
+    pub(crate) async fn open(&self) -> Result<Connected, Failure> {
         // The session read current_user and current_database() when it opened, in the
         // round trip that reads its pid: no extra round trip on every pod start.
         let session = self.connect(true).await?;
@@ -296,7 +295,7 @@ impl<'a> Run<'a> {
         Ok(Connected { session, values })
     }
 
-    fn policy(&self) -> Result<Policy, Failure> {
+    pub(crate) fn policy(&self) -> Result<Policy, Failure> {
         let target = match &self.settings.target {
             None => None,
             Some(t) => Some(Version::parse(t).map_err(|e| {
@@ -310,13 +309,16 @@ impl<'a> Run<'a> {
         })
     }
 
-    async fn read_history(&self, c: &Connected) -> Result<Option<Vec<Applied>>, Failure> {
+    pub(crate) async fn read_history(
+        &self,
+        c: &Connected,
+    ) -> Result<Option<Vec<Applied>>, Failure> {
         history::read(&c.session.client, &table(self.settings))
             .await
             .map_err(|e| db_failure("reading the history table", &e, self.stop))
     }
 
-    fn log_plan(&self, plan: &Plan) {
+    pub(crate) fn log_plan(&self, plan: &Plan) {
         for w in &plan.warnings {
             tracing::warn!("{w}");
         }
@@ -428,33 +430,8 @@ impl<'a> Run<'a> {
         report.before = plan.current.clone();
         report.after = plan.current.clone();
         let result = match command {
-            Command::Info => {
-                let text = match self.format {
-                    Format::Json => {
-                        output::info_json(&plan, &self.settings.schema, &w.c.values.database)
-                    }
-                    Format::Table => output::info_table(
-                        &plan,
-                        plan.current.as_deref().unwrap_or("<< Empty Schema >>"),
-                    ),
-                };
-                print!("{text}");
-                Ok(())
-            }
-            Command::Validate => {
-                self.log_plan(&plan);
-                match w.failure(&plan).await {
-                    Some(f) => Err(f),
-                    None => {
-                        tracing::info!(
-                            migrations = w.locals.len(),
-                            pending = plan.pending.len(),
-                            "validated: the history matches the local scripts"
-                        );
-                        Ok(())
-                    }
-                }
-            }
+            Command::Info => self.info(&w, &plan),
+            Command::Validate => self.validate(&w, &plan).await,
             Command::Plan => self.print_plan(&w, &plan),
             Command::Wait => self.wait(&w, plan).await,
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
@@ -479,90 +456,7 @@ impl<'a> Run<'a> {
         result
     }
 
-    fn print_plan(&self, w: &Workspace<'_>, plan: &Plan) -> Result<(), Failure> {
-        if let Some(f) = problems_failure(plan) {
-            return Err(f);
-        }
-        let mut out = String::new();
-        for &i in &plan.pending {
-            let script = &w.scripts.migrations[i];
-            let ready =
-                exec::prepare(script, w.resolved[i].clone()).map_err(|e| invalid(vec![e]))?;
-            let mode = match ready.no_transaction {
-                None => "in one transaction with its history row".to_string(),
-                Some(why) => format!("outside a transaction ({why}), statement by statement"),
-            };
-            out.push_str(&format!(
-                "-- {} from {} ({} statements, {mode})\n",
-                label(script),
-                script.display,
-                ready.statements.len()
-            ));
-            for st in &ready.statements {
-                out.push_str(st.text(&ready.sql));
-                out.push_str(";\n");
-            }
-            out.push('\n');
-        }
-        if plan.pending.is_empty() {
-            out.push_str("-- nothing to apply: the schema is up to date\n");
-        }
-        print!("{out}");
-        Ok(())
-    }
-
-    async fn wait(&self, w: &Workspace<'_>, mut plan: Plan) -> Result<(), Failure> {
-        let mut last_log: Option<Instant> = None;
-        let key = lock::lock_key(&self.settings.schema, &self.settings.table);
-        loop {
-            // A failed row while a runner holds the lock is a script running outside a
-            // transaction right now (its row is written as failed before it starts): wait
-            // for it. With nobody holding the lock, the script really stopped part-way.
-            let in_progress = match w.failure(&plan).await {
-                None => false,
-                Some(f) if f.kind == FailureKind::Partial => {
-                    let held = lock::is_held(&w.c.session.client, key)
-                        .await
-                        .map_err(|e| db_failure("looking at the migration lock", &e, self.stop))?;
-                    if !held {
-                        return Err(f);
-                    }
-                    true
-                }
-                Some(f) => return Err(f),
-            };
-            let pending: Vec<String> = plan
-                .pending_versioned(&w.locals)
-                .map(|l| {
-                    l.name
-                        .version()
-                        .map(|v| format!("V{v}"))
-                        .unwrap_or_default()
-                })
-                .collect();
-            if pending.is_empty() && !in_progress {
-                tracing::info!(
-                    schema_version = plan.current.as_deref().unwrap_or(""),
-                    "every local migration is applied"
-                );
-                return Ok(());
-            }
-            if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-                tracing::info!(pending = %pending.join(", "), in_progress, "waiting for the migrations to be applied by the migrate Job");
-                last_log = Some(Instant::now());
-            }
-            self.stop
-                .sleep(
-                    Duration::from_secs(1),
-                    &format!("waiting for {} to be applied", pending.join(", ")),
-                )
-                .await?;
-            let applied = self.read_history(&w.c).await?;
-            plan = w.plan(applied.as_deref().unwrap_or_default());
-        }
-    }
-
-    async fn with_lock<T>(
+    pub(crate) async fn with_lock<T>(
         &self,
         what: &str,
         c: &Connected,
@@ -597,252 +491,6 @@ impl<'a> Run<'a> {
         lock_session.close().await;
         result
     }
-
-    async fn migrate(
-        &self,
-        w: &Workspace<'_>,
-        applied: Option<Vec<Applied>>,
-        plan: Plan,
-        report: &mut Report,
-    ) -> Result<(), Failure> {
-        self.log_plan(&plan);
-        // A failed row read without the lock may be a script that the lock holder is running
-        // outside a transaction right now (its row is written as failed before its first
-        // statement): only a reading under the lock can tell a stopped script from that.
-        let mut in_doubt = false;
-        if let Some(f) = w.failure(&plan).await {
-            if f.kind != FailureKind::Partial {
-                return Err(f);
-            }
-            in_doubt = true;
-        }
-        // Reading committed history is safe: when nothing is pending, fifty pods starting at
-        // once all leave here without queueing for the lock.
-        if plan.pending.is_empty() && applied.is_some() && !in_doubt {
-            tracing::info!(
-                schema_version = plan.current.as_deref().unwrap_or(""),
-                "schema is up to date; nothing to apply"
-            );
-            leave_to_exit((applied, plan));
-            return Ok(());
-        }
-        if plan.pending.is_empty() && w.scripts.migrations.is_empty() {
-            tracing::info!("no migrations found in SCHEMAGATE_LOCATIONS; nothing to apply");
-            return Ok(());
-        }
-        self.with_lock("migrate", &w.c, async |lock_session: &Session| {
-            self.migrate_locked(w, lock_session, report).await
-        })
-        .await
-    }
-
-    async fn migrate_locked(
-        &self,
-        w: &Workspace<'_>,
-        lock_session: &Session,
-        report: &mut Report,
-    ) -> Result<(), Failure> {
-        let (c, scripts) = (&w.c, w.scripts);
-        let t = table(self.settings);
-        let client = &c.session.client;
-        let before = self.read_history(c).await?;
-        if before.is_none() {
-            let has_objects = history::schema_has_objects(client, &t)
-                .await
-                .map_err(|e| db_failure("inspecting the schema", &e, self.stop))?;
-            if has_objects && !self.settings.baseline_on_migrate {
-                return Err(invalid(vec![format!(
-                    "schema \"{}\" already holds tables but has no history table {}; run `schemagate baseline` or set SCHEMAGATE_BASELINE_ON_MIGRATE=true to mark it as version {} first",
-                    t.schema,
-                    t.qualified(),
-                    self.settings.baseline_version
-                )]));
-            }
-            if history::ensure(client, &t)
-                .await
-                .map_err(|e| db_failure("creating the history table", &e, self.stop))?
-            {
-                tracing::info!(table = %t.qualified(), "created the history table");
-            }
-            if has_objects {
-                self.insert_baseline(c, &t).await?;
-            }
-        }
-        history::use_schema(client, &t)
-            .await
-            .map_err(|e| db_failure("setting search_path", &e, self.stop))?;
-        // Another runner may have finished while this one waited for the lock.
-        let applied = self.read_history(c).await?.unwrap_or_default();
-        let plan = w.plan(&applied);
-        if let Some(f) = w.failure(&plan).await {
-            return Err(f);
-        }
-        report.before = plan.current.clone();
-        report.after = plan.current.clone();
-        if plan.pending.is_empty() {
-            tracing::info!(
-                schema_version = plan.current.as_deref().unwrap_or(""),
-                "another runner applied everything while this one waited; nothing to do"
-            );
-            return Ok(());
-        }
-        let pending: Vec<Ready<'_>> = plan
-            .pending
-            .iter()
-            .map(|&i| exec::prepare(&scripts.migrations[i], w.resolved[i].clone()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| invalid(vec![e]))?;
-        let callbacks = |cb: Callback| -> Result<Vec<Ready<'_>>, Failure> {
-            scripts
-                .callbacks
-                .iter()
-                .filter(|s| s.name.kind == Kind::Callback(cb))
-                .map(|s| {
-                    let r = placeholders::resolve(s, &c.values).map_err(|e| invalid(vec![e]))?;
-                    exec::prepare(s, r).map_err(|e| invalid(vec![e]))
-                })
-                .collect()
-        };
-        let before_each = callbacks(Callback::BeforeEachMigrate)?;
-        let after_each = callbacks(Callback::AfterEachMigrate)?;
-        let ctx = Ctx {
-            client,
-            watch: Some(Watch {
-                observer: &lock_session.client,
-                backend_pid: c.session.backend_pid,
-            }),
-            blockers: Default::default(),
-            inserter: Default::default(),
-            table: &t,
-            installed_by: &c.values.db_user,
-            lock_timeout: self.settings.lock_timeout,
-            statement_timeout: self.settings.statement_timeout,
-            lock_retries: self.settings.lock_retries,
-            stop: self.stop,
-            before_each: &before_each,
-            after_each: &after_each,
-        };
-        for cb in callbacks(Callback::BeforeMigrate)? {
-            ctx.callback(&cb).await?;
-        }
-        let mut current = plan.current.as_deref().and_then(|v| Version::parse(v).ok());
-        for ready in &pending {
-            let what = label(ready.script);
-            match ctx.apply(ready).await {
-                Ok(done) => {
-                    report.applied += 1;
-                    if let Some(v) = ready.script.name.version()
-                        && current.as_ref().is_none_or(|c| v > c)
-                    {
-                        current = Some(v.clone());
-                        report.after = Some(v.as_str().to_string());
-                    }
-                    tracing::info!(
-                        migration = %what, script = %ready.script.path, duration_ms = done.millis, statements = done.statements,
-                        lock_retries = done.retries, "applied {what} in {} ms ({} statement{})", done.millis, done.statements, if done.statements == 1 { "" } else { "s" }
-                    );
-                }
-                Err(f) => {
-                    if self.stop.reason().is_none() {
-                        for cb in callbacks(Callback::AfterMigrateError)? {
-                            if let Err(e) = ctx.callback(&cb).await {
-                                tracing::warn!(callback = %cb.script.display, error = %e, "afterMigrateError callback failed");
-                            }
-                        }
-                    }
-                    return Err(f);
-                }
-            }
-        }
-        for cb in callbacks(Callback::AfterMigrate)? {
-            ctx.callback(&cb).await?;
-        }
-        Ok(())
-    }
-
-    async fn insert_baseline(&self, c: &Connected, t: &Table) -> Result<(), Failure> {
-        const DESCRIPTION: &str = "<< Flyway Baseline >>";
-        let version = &self.settings.baseline_version;
-        history::insert(
-            &c.session.client,
-            t,
-            &NewRow {
-                version: Some(version),
-                description: DESCRIPTION,
-                kind: "BASELINE",
-                script: DESCRIPTION,
-                checksum: None,
-                installed_by: &c.values.db_user,
-                execution_time: 0,
-                success: true,
-            },
-        )
-        .await
-        .map_err(|e| db_failure("recording the baseline", &e, self.stop))?;
-        tracing::info!(version = %version, "baselined the schema at version {version}");
-        Ok(())
-    }
-
-    async fn baseline(&self, c: &Connected) -> Result<(), Failure> {
-        self.with_lock("baseline", c, async |_: &Session| {
-            let t = table(self.settings);
-            history::ensure(&c.session.client, &t).await.map_err(|e| db_failure("creating the history table", &e, self.stop))?;
-            let applied = self.read_history(c).await?.unwrap_or_default();
-            if let Some(row) = applied.iter().find(|r| r.kind != "SCHEMA") {
-                return Err(invalid(vec![format!(
-                    "{} already has history (rank {}, {}); baseline only marks a database that has none",
-                    t.qualified(),
-                    row.installed_rank,
-                    row.description
-                )]));
-            }
-            self.insert_baseline(c, &t).await
-        })
-        .await
-    }
-
-    async fn repair(&self, w: &Workspace<'_>) -> Result<(), Failure> {
-        let c = &w.c;
-        self.with_lock("repair", c, async |_: &Session| {
-            let t = table(self.settings);
-            let client = &c.session.client;
-            let Some(applied) = self.read_history(c).await? else {
-                tracing::info!(table = %t.qualified(), "no history table; nothing to repair");
-                return Ok(());
-            };
-            let plan = w.plan(&applied);
-            // Drop what a failed script left before forgetting that it failed.
-            let mut dropped = 0;
-            for (idx, why) in w.leftovers(&plan).await {
-                exec::drop_index(client, &idx).await.map_err(|e| db_failure(&format!("dropping INVALID index {}", idx.qualified), &e, self.stop))?;
-                tracing::info!(index = %idx.qualified, "dropped: {why}");
-                dropped += 1;
-            }
-            let removed = history::delete_failed(client, &t).await.map_err(|e| db_failure("removing failed rows", &e, self.stop))?;
-            for (rank, version, description) in &removed {
-                tracing::info!(rank, version = version.as_deref().unwrap_or(""), description = %description, "removed failed history row");
-            }
-            let mut realigned = 0;
-            for e in plan.entries.iter().filter(|e| e.state != State::Failed) {
-                let (Some(li), Some(rank)) = (e.local, e.installed_rank) else { continue };
-                let l = &w.locals[li];
-                let description = plan::abbreviate_description(&l.name.description);
-                let stale = e.checksum.is_some_and(|c| c != l.checksum && c != l.raw_checksum) || e.description != description;
-                if stale && matches!(l.name.kind, Kind::Versioned(_)) && e.kind == "SQL" {
-                    history::realign(client, &t, rank, &description, l.checksum).await.map_err(|e| db_failure("realigning a history row", &e, self.stop))?;
-                    tracing::info!(rank, script = %l.path, old_checksum = e.checksum, new_checksum = l.checksum, "realigned history row with the local file");
-                    realigned += 1;
-                }
-            }
-            let others: Vec<String> = exec::invalid_indexes(client).await.unwrap_or_default().into_iter().map(|i| i.qualified).collect();
-            if !others.is_empty() {
-                tracing::warn!(indexes = %others.join(", "), "INVALID indexes that no failed migration built remain (maybe a build still running elsewhere); left alone");
-            }
-            tracing::info!(removed = removed.len(), realigned, dropped_indexes = dropped, "repair done");
-            Ok(())
-        })
-        .await
-    }
 }
 
 /// Skips freeing `value`, for the last thing a successful run does before the process exits
@@ -850,7 +498,7 @@ impl<'a> Run<'a> {
 /// plan entries one allocation at a time was a sixth of a no-op run's instructions on its
 /// critical path (callgrind: 2.8 M of 17 M). Only for values made once per run: a run that
 /// is retried never gets here.
-fn leave_to_exit<T>(value: T) {
+pub(crate) fn leave_to_exit<T>(value: T) {
     std::mem::forget(value);
 }
 

@@ -1,0 +1,8 @@
+//! One module per command: each adds its flow to [`crate::app::Run`], whose shared plumbing (settings, connecting, the history, the plan, the lock) lives in `app.rs`.
+
+mod baseline;
+mod info;
+mod migrate;
+mod repair;
+mod validate;
+mod wait;
