@@ -234,6 +234,7 @@ fn discover_and_plan(entries: Vec<Entry>, applied: &[Applied], values: &Values) 
                 path: s.path.clone(),
                 checksum: r.checksum,
                 raw_checksum: r.raw_checksum,
+                phase: s.phase,
             }
         })
         .collect();

@@ -26,6 +26,10 @@ pub struct Report {
     pub applied: usize,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// Scripts held back by the contract guard, as `V<version> (<description>)` labels.
+    pub deferred: Vec<String>,
+    /// Why they were, naming the sessions that held them back.
+    pub deferral: Option<String>,
 }
 
 /// Everything a command needs, created once.
@@ -430,9 +434,9 @@ impl<'a> Run<'a> {
         report.before = plan.current.clone();
         report.after = plan.current.clone();
         let result = match command {
-            Command::Info => self.info(&w, &plan),
+            Command::Info => self.info(&w, plan).await,
             Command::Validate => self.validate(&w, &plan).await,
-            Command::Plan => self.print_plan(&w, &plan),
+            Command::Plan => self.print_plan(&w, plan).await,
             Command::Wait => self.wait(&w, plan).await,
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
             Command::Baseline => self.baseline(&w.c).await,
@@ -530,6 +534,7 @@ fn locals(migrations: &[Script], resolved: &[Resolved<'_>]) -> Vec<Local> {
             path: s.path.clone(),
             checksum: r.checksum,
             raw_checksum: r.raw_checksum,
+            phase: s.phase,
         })
         .collect()
 }

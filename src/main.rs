@@ -55,6 +55,14 @@ fn finish(
     let command = format!("{command:?}").to_lowercase();
     let before = report.before.as_deref().unwrap_or("<none>");
     let after = report.after.as_deref().unwrap_or("<none>");
+    // A deferral is part of a successful outcome: said in the summary and the termination
+    // message, so that `kubectl describe pod` of the hook shows what still waits and why.
+    let deferred = match &report.deferral {
+        Some(reason) if !report.deferred.is_empty() => {
+            format!("; deferred {}: {reason}", report.deferred.join(", "))
+        }
+        _ => String::new(),
+    };
     let paragraph = match outcome {
         Ok(()) => {
             tracing::info!(
@@ -62,14 +70,15 @@ fn finish(
                 outcome = name,
                 exit_code = code,
                 applied = report.applied,
+                deferred = report.deferred.len(),
                 schema_version_before = before,
                 schema_version_after = after,
                 duration_ms,
-                "{command} ok: {} applied, schema version {before} -> {after} in {duration_ms} ms",
+                "{command} ok: {} applied, schema version {before} -> {after} in {duration_ms} ms{deferred}",
                 migrations(report.applied)
             );
             format!(
-                "schemagate {command}: ok (exit 0); {} applied; schema version {after}",
+                "schemagate {command}: ok (exit 0); {} applied; schema version {after}{deferred}",
                 migrations(report.applied)
             )
         }

@@ -6,7 +6,11 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::config::LogFormat;
+use crate::core::contract::Deferral;
 use crate::core::plan::{Entry, Plan};
+
+/// The scripts `migrate` would defer now, and why.
+pub type Deferred = (Vec<String>, Deferral);
 
 /// Installs the log subscriber on stderr. JSON unless stderr is a terminal or text was asked for.
 pub fn init_logging(format: Option<LogFormat>, filter: &str) -> Result<(), String> {
@@ -63,17 +67,18 @@ fn cell(s: Option<&str>) -> String {
     s.unwrap_or("").to_string()
 }
 
-/// `info` for people: one line per migration.
-pub fn info_table(plan: &Plan, schema_version: &str) -> String {
+/// `info` for people: one line per migration, then what is deferred and why.
+pub fn info_table(plan: &Plan, schema_version: &str, deferred: Option<&Deferred>) -> String {
     let headers = [
         "Category",
         "Version",
         "Description",
         "Type",
+        "Phase",
         "Installed On",
         "State",
     ];
-    let rows: Vec<[String; 6]> = plan
+    let rows: Vec<[String; 7]> = plan
         .entries
         .iter()
         .map(|e| {
@@ -82,6 +87,7 @@ pub fn info_table(plan: &Plan, schema_version: &str) -> String {
                 cell(e.version.as_deref()),
                 e.description.clone(),
                 e.kind.clone(),
+                cell(e.phase.map(|p| p.as_str())),
                 cell(e.installed_on.as_deref()),
                 e.state.label().to_string(),
             ]
@@ -121,6 +127,13 @@ pub fn info_table(plan: &Plan, schema_version: &str) -> String {
         out.push_str(&line(r));
     }
     out.push_str(&sep);
+    if let Some((labels, why)) = deferred {
+        out.push_str(&format!(
+            "Deferred: {}: {}\n",
+            labels.join(", "),
+            why.reason()
+        ));
+    }
     out
 }
 
@@ -137,12 +150,14 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "installedBy": e.installed_by,
         "executionTime": e.execution_time,
         "state": e.state.label(),
+        "phase": e.phase.map(|p| p.as_str()),
     })
 }
 
 /// `info --format json`, shaped like Flyway's JSON output.
-pub fn info_json(plan: &Plan, schema: &str, database: &str) -> String {
+pub fn info_json(plan: &Plan, schema: &str, database: &str, deferred: Option<&Deferred>) -> String {
     let v = json!({
+        "deferred": deferred.map(|(labels, why)| json!({"migrations": labels, "reason": why.reason()})),
         "schemaVersion": plan.current,
         "schemaName": schema,
         "database": database,

@@ -1,10 +1,14 @@
 //! `migrate`: under the lock, creates the history table if needed and applies every pending script in order, with its callbacks.
 
 use crate::app::{Report, Run, Workspace, db_failure, invalid, leave_to_exit, table};
+use crate::core::contract::{ContractMode, Deferral};
+use crate::core::directives::Phase;
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders;
-use crate::core::plan::{Applied, Plan};
+use crate::core::plan::{Applied, Plan, State};
 use crate::core::script::{Callback, Kind, Version};
+use crate::pg::activity;
+use crate::pg::companions::Companions;
 use crate::pg::connect::Session;
 use crate::pg::exec::{self, Ctx, Ready, Watch, label};
 use crate::pg::history;
@@ -117,8 +121,31 @@ impl Run<'_> {
         };
         let before_each = callbacks(Callback::BeforeEachMigrate)?;
         let after_each = callbacks(Callback::AfterEachMigrate)?;
+        let needs_companions = self.settings.release.is_some()
+            || pending.iter().any(|r| r.script.phase != Phase::Expand);
+        let companions = if needs_companions {
+            let c = Companions::of(&t).map_err(|e| Failure::new(FailureKind::Config, e))?;
+            c.ensure(client)
+                .await
+                .map_err(|e| db_failure("creating schemagate's phase tables", &e, self.stop))?;
+            if let Some(release) = &self.settings.release {
+                let up_to = w
+                    .scripts
+                    .migrations
+                    .iter()
+                    .rev()
+                    .find_map(|s| s.name.version());
+                c.record_release(client, release, up_to.map(Version::as_str))
+                    .await
+                    .map_err(|e| db_failure("recording the release's scripts", &e, self.stop))?;
+            }
+            Some(c)
+        } else {
+            None
+        };
         let ctx = Ctx {
             client,
+            companions: companions.as_ref(),
             watch: Some(Watch {
                 observer: &lock_session.client,
                 backend_pid: c.session.backend_pid,
@@ -138,9 +165,40 @@ impl Run<'_> {
             ctx.callback(&cb).await?;
         }
         let mut current = plan.current.as_deref().and_then(|v| Version::parse(v).ok());
-        for ready in &pending {
+        for (k, ready) in pending.iter().enumerate() {
             let what = label(ready.script);
-            match ctx.apply(ready).await {
+            // Each contract script has its own guard: a session of a version whose image holds
+            // an earlier contract may still need what a later one drops.
+            if ready.script.phase == Phase::Contract {
+                match self
+                    .contract_guard(ready, companions.as_ref(), client)
+                    .await?
+                {
+                    None => {}
+                    Some(deferral) => {
+                        report.deferred = pending[k..].iter().map(|r| label(r.script)).collect();
+                        let reason = deferral.reason();
+                        tracing::warn!(
+                            migration = %what, deferred = %report.deferred.join(", "), reason = %reason,
+                            "contract script {what} deferred, with every script after it: {reason}. It runs in a later migrate once no older app version is connected"
+                        );
+                        report.deferral = Some(reason);
+                        break;
+                    }
+                }
+            }
+            let applied = match ready.script.phase {
+                Phase::Backfill => {
+                    let resume = plan.entries.iter().find_map(|e| {
+                        (e.state == State::InProgress && e.local == Some(plan.pending[k]))
+                            .then_some(e.installed_rank)
+                            .flatten()
+                    });
+                    ctx.backfill(ready, resume, &self.settings.backfill).await
+                }
+                _ => ctx.apply(ready).await,
+            };
+            match applied {
                 Ok(done) => {
                     report.applied += 1;
                     if let Some(v) = ready.script.name.version()
@@ -149,10 +207,16 @@ impl Run<'_> {
                         current = Some(v.clone());
                         report.after = Some(v.as_str().to_string());
                     }
-                    tracing::info!(
-                        migration = %what, script = %ready.script.path, duration_ms = done.millis, statements = done.statements,
-                        lock_retries = done.retries, "applied {what} in {} ms ({} statement{})", done.millis, done.statements, if done.statements == 1 { "" } else { "s" }
-                    );
+                    match done.rows {
+                        Some(rows) => tracing::info!(
+                            migration = %what, script = %ready.script.path, duration_ms = done.millis, batches = done.statements, rows,
+                            "applied backfill {what} in {} ms ({} batches, {rows} rows in this run)", done.millis, done.statements
+                        ),
+                        None => tracing::info!(
+                            migration = %what, script = %ready.script.path, duration_ms = done.millis, statements = done.statements,
+                            lock_retries = done.retries, "applied {what} in {} ms ({} statement{})", done.millis, done.statements, if done.statements == 1 { "" } else { "s" }
+                        ),
+                    }
                 }
                 Err(f) => {
                     if self.stop.reason().is_none() {
@@ -170,5 +234,53 @@ impl Run<'_> {
             ctx.callback(&cb).await?;
         }
         Ok(())
+    }
+
+    /// Whether the contract script `ready` may run now (`None`) or why it is deferred, by
+    /// SCHEMAGATE_CONTRACT: `apply` runs it, `defer` never, `auto` once no session of an
+    /// older app version is connected (waiting up to SCHEMAGATE_CONTRACT_WAIT).
+    async fn contract_guard(
+        &self,
+        ready: &Ready<'_>,
+        companions: Option<&Companions>,
+        client: &tokio_postgres::Client,
+    ) -> Result<Option<Deferral>, Failure> {
+        let s = self.settings;
+        let what = label(ready.script);
+        let release = match (s.contract, &s.release) {
+            (ContractMode::Apply, _) => {
+                tracing::info!(migration = %what, "SCHEMAGATE_CONTRACT=apply: running contract scripts without looking for older app versions");
+                return Ok(None);
+            }
+            (ContractMode::Defer, _) => return Ok(Some(Deferral::Asked)),
+            (ContractMode::Auto, None) => return Ok(Some(Deferral::NoEvidence)),
+            (ContractMode::Auto, Some(r)) => r,
+        };
+        let (Some(companions), Some(version)) = (companions, ready.script.name.version()) else {
+            return Ok(Some(Deferral::NoEvidence));
+        };
+        let recorded = companions
+            .releases(client, &release.app)
+            .await
+            .map_err(|e| db_failure("reading the recorded releases", &e, self.stop))?;
+        tracing::info!(migration = %what, app = %release.app, version = %release.version, settle_ms = s.contract_settle.as_millis() as u64, wait_ms = s.contract_wait.as_millis() as u64,
+            "contract script {what}: looking for sessions of older versions of {} (application_name {}/…)", release.app, release.app);
+        match activity::guard(
+            client,
+            release,
+            version,
+            &recorded,
+            s.contract_settle,
+            s.contract_wait,
+            self.stop,
+        )
+        .await?
+        {
+            Ok(()) => {
+                tracing::info!(migration = %what, "no session of an older app version is connected: running contract scripts");
+                Ok(None)
+            }
+            Err(old) => Ok(Some(Deferral::OldClients(old))),
+        }
     }
 }

@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::app::{Run, Workspace, db_failure};
+use crate::app::{Run, Workspace, db_failure, table};
 use crate::core::outcome::{Failure, FailureKind};
-use crate::core::plan::Plan;
+use crate::core::plan::{Plan, State};
+use crate::pg::companions::Companions;
+use crate::pg::exec::label;
 use crate::pg::lock;
 
 impl Run<'_> {
@@ -30,8 +32,9 @@ impl Run<'_> {
                 }
                 Some(f) => return Err(f),
             };
+            self.contracted_past(w, &mut plan).await?;
             let pending: Vec<String> = plan
-                .pending_versioned(&w.locals)
+                .needed_by_app(&w.locals)
                 .map(|l| {
                     l.name
                         .version()
@@ -40,10 +43,17 @@ impl Run<'_> {
                 })
                 .collect();
             if pending.is_empty() && !in_progress {
-                tracing::info!(
-                    schema_version = plan.current.as_deref().unwrap_or(""),
-                    "every local migration is applied"
-                );
+                match plan.first_pending_contract(&w.locals) {
+                    None => tracing::info!(
+                        schema_version = plan.current.as_deref().unwrap_or(""),
+                        "every local migration is applied"
+                    ),
+                    Some(k) => tracing::info!(
+                        schema_version = plan.current.as_deref().unwrap_or(""),
+                        contract = %label(&w.scripts.migrations[plan.pending[k]]),
+                        "every migration this app needs is applied; the pending contract script, and what follows it, waits for the older app version to go and does not hold this pod back"
+                    ),
+                }
                 return Ok(());
             }
             if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
@@ -59,5 +69,36 @@ impl Run<'_> {
             let applied = self.read_history(&w.c).await?;
             plan = w.plan(applied.as_deref().unwrap_or_default());
         }
+    }
+
+    /// `Err` (65) when the history holds an applied contract script newer than every local
+    /// script: this image may read what it dropped. Reads the phase table only when the
+    /// history holds versions this image lacks, so an ordinary pod start pays nothing.
+    async fn contracted_past(&self, w: &Workspace<'_>, plan: &mut Plan) -> Result<(), Failure> {
+        if !plan.entries.iter().any(|e| e.state == State::Future) {
+            return Ok(());
+        }
+        let Ok(companions) = Companions::of(&table(self.settings)) else {
+            return Ok(());
+        };
+        let phases = companions
+            .phases(&w.c.session.client)
+            .await
+            .map_err(|e| db_failure("reading the recorded phases", &e, self.stop))?;
+        plan.record_phases(&phases);
+        let past = plan.contracted_past();
+        if past.is_empty() {
+            return Ok(());
+        }
+        Err(Failure::new(
+            FailureKind::InvalidMigrations,
+            format!(
+                "the schema was contracted past this image: {} {} an applied contract script that this image does not have, so this version of the app may read what {} dropped. Deploy an image that has {} (roll forward), or undo the contract with the newer image first",
+                past.join(", "),
+                if past.len() == 1 { "is" } else { "are" },
+                if past.len() == 1 { "it" } else { "they" },
+                if past.len() == 1 { "it" } else { "them" },
+            ),
+        ))
     }
 }

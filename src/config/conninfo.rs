@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::conn::{RootCerts, Secret, SslMode};
-use super::values::{closest, duration};
+use super::values::duration;
+use crate::core::hint::closest;
 
 /// One source's libpq options, every field optional: libpq fills empty fields from the next
 /// source. No `Debug`: `password`.

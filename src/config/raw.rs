@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::values::closest;
+use crate::core::hint::closest;
 
 /// Reads mounted secret files. Injected so that `config` stays pure and tests stay in memory.
 pub trait SecretFiles {
@@ -54,6 +54,16 @@ pub const SETTINGS: &[&str] = &[
     "LOCK_TIMEOUT",
     "LOCK_RETRIES",
     "STATEMENT_TIMEOUT",
+    "CONTRACT",
+    "APP",
+    "APP_VERSION",
+    "CONTRACT_SETTLE",
+    "CONTRACT_WAIT",
+    "BATCH_SIZE",
+    "BATCH_TIMEOUT",
+    "BATCH_PAUSE",
+    "MAX_REPLICATION_LAG",
+    "BATCH_MAX",
     "LOG_FORMAT",
     "LOG",
     "TERMINATION_LOG",
@@ -97,6 +107,16 @@ pub(crate) struct RawSettings {
     pub lock_timeout: Option<String>,
     pub lock_retries: Option<String>,
     pub statement_timeout: Option<String>,
+    pub contract: Option<String>,
+    pub app: Option<String>,
+    pub app_version: Option<String>,
+    pub contract_settle: Option<String>,
+    pub contract_wait: Option<String>,
+    pub batch_size: Option<String>,
+    pub batch_timeout: Option<String>,
+    pub batch_pause: Option<String>,
+    pub max_replication_lag: Option<String>,
+    pub batch_max: Option<String>,
     pub log_format: Option<String>,
     pub log: Option<String>,
     pub termination_log: Option<String>,

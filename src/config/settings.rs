@@ -11,6 +11,8 @@ use super::conn::ConnSettings;
 use super::connection;
 use super::raw::{Env, PREFIX, Raw, SecretFiles};
 use super::values::{MAX_IDENTIFIER_BYTES, boolean, duration, is_version};
+use crate::core::backfill::{self, Limits};
+use crate::core::contract::{ContractMode, Release};
 use crate::core::outcome::{Failure, FailureKind};
 
 /// Everything a run needs to know, validated. `Debug` shows no password and no placeholder
@@ -51,6 +53,18 @@ pub struct Settings {
     pub lock_retries: u32,
     /// `SCHEMAGATE_STATEMENT_TIMEOUT`, PostgreSQL's `statement_timeout`; unset or 0 is `None`.
     pub statement_timeout: Option<Duration>,
+    /// `SCHEMAGATE_CONTRACT` (`auto`).
+    pub contract: ContractMode,
+    /// `SCHEMAGATE_APP` and `SCHEMAGATE_APP_VERSION`, both or neither: the release whose
+    /// sessions do not hold a contract back.
+    pub release: Option<Release>,
+    /// `SCHEMAGATE_CONTRACT_SETTLE` (10s): how far apart the guard's two clean looks are.
+    pub contract_settle: Duration,
+    /// `SCHEMAGATE_CONTRACT_WAIT` (0s: one look): how long old sessions are waited out.
+    pub contract_wait: Duration,
+    /// `SCHEMAGATE_BATCH_SIZE`, `_BATCH_TIMEOUT`, `_BATCH_PAUSE`, `_MAX_REPLICATION_LAG`,
+    /// `_BATCH_MAX`.
+    pub backfill: Limits,
     /// `SCHEMAGATE_LOG_FORMAT`: `None` (unset or `auto`) is text on a terminal, else JSON.
     pub log_format: Option<LogFormat>,
     /// `SCHEMAGATE_LOG`, else `RUST_LOG`, else `info`. Not checked here: the logging layer
@@ -110,6 +124,11 @@ impl fmt::Debug for Settings {
             .field("lock_timeout", &self.lock_timeout)
             .field("lock_retries", &self.lock_retries)
             .field("statement_timeout", &self.statement_timeout)
+            .field("contract", &self.contract)
+            .field("release", &self.release)
+            .field("contract_settle", &self.contract_settle)
+            .field("contract_wait", &self.contract_wait)
+            .field("backfill", &self.backfill)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("termination_log", &self.termination_log)
@@ -197,6 +216,15 @@ impl Check<'_> {
             lock_timeout,
             lock_retries: self.lock_retries(),
             statement_timeout,
+            contract: self.contract(),
+            release: self.release(),
+            contract_settle: self.duration(
+                "CONTRACT_SETTLE",
+                &s.contract_settle,
+                Duration::from_secs(10),
+            ),
+            contract_wait: self.duration("CONTRACT_WAIT", &s.contract_wait, Duration::ZERO),
+            backfill: self.backfill(),
             log_format: self.log_format(),
             log_filter: s
                 .log
@@ -334,6 +362,117 @@ impl Check<'_> {
         out
     }
 
+    fn contract(&mut self) -> ContractMode {
+        let Some(value) = self.raw.settings.contract.as_deref() else {
+            return ContractMode::Auto;
+        };
+        ContractMode::parse(value).unwrap_or_else(|| {
+            self.fail_value(
+                "CONTRACT",
+                value,
+                "is not a contract mode; use auto (run contract scripts once no old app version is connected), apply (run them now) or defer (run none)",
+            );
+            ContractMode::Auto
+        })
+    }
+
+    /// The app's sessions are named `<app>/<version>`, which PostgreSQL keeps as printable
+    /// ASCII of at most 63 bytes; a longer or other name would never match.
+    fn release(&mut self) -> Option<Release> {
+        let s = &self.raw.settings;
+        let (app, version) = match (s.app.clone(), s.app_version.clone()) {
+            (None, None) => return None,
+            (Some(_), None) => {
+                self.fail("APP_VERSION", "must be set with SCHEMAGATE_APP: the version being rolled out, as its sessions name it in application_name (<app>/<version>)");
+                return None;
+            }
+            (None, Some(_)) => {
+                self.fail("APP", "must be set with SCHEMAGATE_APP_VERSION: the app whose sessions are named <app>/<version>");
+                return None;
+            }
+            (Some(a), Some(v)) => (a.trim().to_string(), v.trim().to_string()),
+        };
+        let mut ok = true;
+        for (name, value) in [("APP", &app), ("APP_VERSION", &version)] {
+            if value.contains('/') || !value.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                self.fail_value(name, value, "may hold only printable ASCII without spaces or `/`: it is half of an application_name <app>/<version>");
+                ok = false;
+            }
+        }
+        let release = Release { app, version };
+        let name = release.application_name();
+        if name.len() > MAX_IDENTIFIER_BYTES {
+            self.fail(
+                "APP",
+                &format!("and SCHEMAGATE_APP_VERSION make the application_name \"{name}\" of {} bytes; PostgreSQL keeps 63, so sessions would never match", name.len()),
+            );
+            ok = false;
+        }
+        ok.then_some(release)
+    }
+
+    fn backfill(&mut self) -> Limits {
+        let s = &self.raw.settings;
+        let d = Limits::default();
+        let batch_timeout = self.duration("BATCH_TIMEOUT", &s.batch_timeout, d.batch_timeout);
+        if batch_timeout.is_zero() {
+            self.fail("BATCH_TIMEOUT", "must be longer than 0");
+        } else if batch_timeout > backfill::MAX_BATCH_TIMEOUT {
+            self.fail(
+                "BATCH_TIMEOUT",
+                "is over 25s: an app that gives up on a query after 30 s could wait behind a batch; use at most 25s",
+            );
+        }
+        Limits {
+            batch_size: self.count(
+                "BATCH_SIZE",
+                &s.batch_size,
+                d.batch_size,
+                backfill::MIN_BATCH..=backfill::MAX_BATCH,
+            ),
+            batch_timeout,
+            pause: self.duration("BATCH_PAUSE", &s.batch_pause, d.pause),
+            max_replication_lag: match self
+                .optional_duration("MAX_REPLICATION_LAG", &s.max_replication_lag)
+            {
+                None => d.max_replication_lag,
+                Some(z) if z.is_zero() => None,
+                Some(l) => Some(l),
+            },
+            max_batches: self.count("BATCH_MAX", &s.batch_max, d.max_batches, 1..=u64::MAX),
+        }
+    }
+
+    /// A whole number in `range`, or `default` when unset.
+    fn count(
+        &mut self,
+        name: &str,
+        value: &Option<String>,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> u64 {
+        let Some(value) = value.as_deref() else {
+            return default;
+        };
+        let trimmed = value.trim();
+        match trimmed.parse::<u64>() {
+            Ok(n) if range.contains(&n) && trimmed.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => {
+                let reason = if *range.end() == u64::MAX {
+                    format!("is not a whole number of at least {}", range.start())
+                } else {
+                    format!(
+                        "is not a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    )
+                };
+                self.fail_value(name, value, &reason);
+                default
+            }
+        }
+    }
+
     fn lock_retries(&mut self) -> u32 {
         let Some(value) = self.raw.settings.lock_retries.as_deref() else {
             return 10;
@@ -415,11 +554,128 @@ mod tests {
         assert_eq!(s.log_filter, "info");
         assert_eq!(s.termination_log, PathBuf::from("/dev/termination-log"));
         assert_eq!(s.conn.sslmode, SslMode::Prefer);
+        assert_eq!(s.contract, ContractMode::Auto);
+        assert_eq!(s.release, None);
+        assert_eq!(s.contract_settle, Duration::from_secs(10));
+        assert_eq!(s.contract_wait, Duration::ZERO);
+        assert_eq!(
+            s.backfill,
+            Limits {
+                batch_size: 1000,
+                batch_timeout: Duration::from_secs(5),
+                pause: Duration::from_millis(50),
+                max_replication_lag: Some(Duration::from_secs(10)),
+                max_batches: 1_000_000,
+            }
+        );
         // An empty value is unset: a chart that renders `value: ""` gets the default.
         assert_eq!(
             ok(&[("SCHEMAGATE_SCHEMA", ""), ("SCHEMAGATE_DEADLINE", "")]),
             s
         );
+    }
+
+    #[test]
+    fn phase_and_backfill_settings_are_read_and_checked() {
+        let s = ok(&[
+            ("SCHEMAGATE_CONTRACT", "defer"),
+            ("SCHEMAGATE_APP", "shop"),
+            ("SCHEMAGATE_APP_VERSION", "1.4.2"),
+            ("SCHEMAGATE_CONTRACT_SETTLE", "2s"),
+            ("SCHEMAGATE_CONTRACT_WAIT", "2m"),
+            ("SCHEMAGATE_BATCH_SIZE", "500"),
+            ("SCHEMAGATE_BATCH_TIMEOUT", "25s"),
+            ("SCHEMAGATE_BATCH_PAUSE", "0"),
+            ("SCHEMAGATE_MAX_REPLICATION_LAG", "0"),
+            ("SCHEMAGATE_BATCH_MAX", "7"),
+        ]);
+        assert_eq!(s.contract, ContractMode::Defer);
+        assert_eq!(
+            s.release,
+            Some(Release {
+                app: "shop".into(),
+                version: "1.4.2".into()
+            })
+        );
+        assert_eq!(
+            (s.contract_settle, s.contract_wait),
+            (Duration::from_secs(2), Duration::from_secs(120))
+        );
+        assert_eq!(s.backfill.batch_size, 500);
+        assert_eq!(s.backfill.batch_timeout, Duration::from_secs(25));
+        assert_eq!(s.backfill.pause, Duration::ZERO);
+        assert_eq!(
+            s.backfill.max_replication_lag, None,
+            "0 turns the lag check off"
+        );
+        assert_eq!(s.backfill.max_batches, 7);
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("SCHEMAGATE_CONTRACT", "later")],
+                r#"SCHEMAGATE_CONTRACT="later" is not a contract mode; use auto"#,
+            ),
+            (
+                &[("SCHEMAGATE_APP", "shop")],
+                "SCHEMAGATE_APP_VERSION must be set with SCHEMAGATE_APP",
+            ),
+            (
+                &[("SCHEMAGATE_APP_VERSION", "1.0")],
+                "SCHEMAGATE_APP must be set with SCHEMAGATE_APP_VERSION",
+            ),
+            (
+                &[
+                    ("SCHEMAGATE_APP", "shop/api"),
+                    ("SCHEMAGATE_APP_VERSION", "1"),
+                ],
+                r#"SCHEMAGATE_APP="shop/api" may hold only printable ASCII"#,
+            ),
+            (
+                &[
+                    ("SCHEMAGATE_APP", "shop"),
+                    ("SCHEMAGATE_APP_VERSION", "1 0"),
+                ],
+                r#"SCHEMAGATE_APP_VERSION="1 0" may hold only"#,
+            ),
+            (
+                &[
+                    ("SCHEMAGATE_APP", &"a".repeat(60)),
+                    ("SCHEMAGATE_APP_VERSION", "1.0"),
+                ],
+                "of 64 bytes; PostgreSQL keeps 63",
+            ),
+            (
+                &[("SCHEMAGATE_BATCH_TIMEOUT", "30s")],
+                "SCHEMAGATE_BATCH_TIMEOUT is over 25s",
+            ),
+            (
+                &[("SCHEMAGATE_BATCH_TIMEOUT", "0")],
+                "SCHEMAGATE_BATCH_TIMEOUT must be longer than 0",
+            ),
+            (
+                &[("SCHEMAGATE_BATCH_SIZE", "5")],
+                r#"SCHEMAGATE_BATCH_SIZE="5" is not a whole number from 10 to 100000"#,
+            ),
+            (
+                &[("SCHEMAGATE_BATCH_SIZE", "1e3")],
+                "is not a whole number from 10 to 100000",
+            ),
+            (
+                &[("SCHEMAGATE_BATCH_MAX", "0")],
+                r#"SCHEMAGATE_BATCH_MAX="0" is not a whole number of at least 1"#,
+            ),
+            (
+                &[("SCHEMAGATE_CONTRACT_WAIT", "a while")],
+                r#"SCHEMAGATE_CONTRACT_WAIT="a while" is not a duration"#,
+            ),
+            (
+                &[("SCHEMAGATE_MAX_REPLICATION_LAG", "10 s")],
+                "SCHEMAGATE_MAX_REPLICATION_LAG",
+            ),
+        ];
+        for (vars, want) in cases {
+            let e = err(vars);
+            assert!(e.contains(want), "{vars:?}: {e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::backfill;
 use super::checksum::checksum;
+use super::directives::{self, Phase};
 use super::script::{Kind, ScriptName, parse_name};
 
 /// One file as the filesystem adapter found it.
@@ -43,6 +45,8 @@ pub struct Script {
     /// Flyway's checksum of the raw file.
     pub checksum: i32,
     pub conf: ScriptConf,
+    /// From its `schemagate:` directive (SPEC §11); expand unless it says otherwise.
+    pub phase: Phase,
 }
 
 impl Script {
@@ -185,7 +189,15 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
                 }
             }
         };
+        let phase = match script_phase(&name, &sql) {
+            Ok(p) => p,
+            Err(why) => {
+                problems.extend(why.into_iter().map(|w| format!("{}: {w}", e.display)));
+                continue;
+            }
+        };
         let script = Script {
+            phase,
             checksum: checksum(&sql),
             path: e.path,
             display: e.display,
@@ -237,6 +249,30 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
         Ok(out)
     } else {
         Err(problems)
+    }
+}
+
+/// The phase a script's directives give it, checked against what it is: only a versioned
+/// migration has a phase other than expand, and a backfill must be one statement that limits
+/// itself. Refused here, before connecting, so that no pod starts a release that cannot run.
+fn script_phase(name: &ScriptName, sql: &str) -> Result<Phase, Vec<String>> {
+    let d = directives::read(sql)?;
+    let line = d.phase_line.unwrap_or(1);
+    match (d.phase, &name.kind) {
+        (Phase::Expand, _) => Ok(Phase::Expand),
+        (p, Kind::Versioned(_)) => {
+            if p == Phase::Backfill {
+                backfill::check_shape(sql).map_err(|why| {
+                    vec![format!(
+                        "line {line}: `schemagate:backfill`, but the script {why}"
+                    )]
+                })?;
+            }
+            Ok(p)
+        }
+        (p, _) => Err(vec![format!(
+            "line {line}: `schemagate:{p}` is for versioned migrations (V<version>__<description>.sql); a repeatable, undo or callback script always runs as written"
+        )]),
     }
 }
 
@@ -385,6 +421,50 @@ mod tests {
         );
         assert!(
             err[1].contains("V9__gone.sql.conf") && err[1].contains("does not exist"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn phases_come_from_directives_and_bad_ones_are_named_with_file_and_line() {
+        let s = discover(vec![
+            entry("V1__add.sql", "ALTER TABLE t ADD COLUMN c int;"),
+            entry("V2__drop.sql", "-- schemagate:contract\nALTER TABLE t DROP COLUMN b;"),
+            entry(
+                "V3__fill.sql",
+                "-- schemagate:backfill\nUPDATE t SET c = 1 WHERE id IN (SELECT id FROM t WHERE c IS NULL LIMIT ${schemagate:batch_size});",
+            ),
+        ])
+        .unwrap();
+        let phases: Vec<Phase> = s.migrations.iter().map(|m| m.phase).collect();
+        assert_eq!(phases, [Phase::Expand, Phase::Contract, Phase::Backfill]);
+        let err = discover(vec![
+            entry(
+                "V1__typo.sql",
+                "-- schemagate:contarct\nALTER TABLE t DROP COLUMN b;",
+            ),
+            entry(
+                "V2__fill.sql",
+                "-- schemagate:backfill\nUPDATE t SET c = 1;\nUPDATE t SET d = 2;",
+            ),
+            entry(
+                "R__view.sql",
+                "\n-- schemagate:contract\nCREATE VIEW v AS SELECT 1;",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(err.len(), 3, "{err:?}");
+        assert!(err[0].starts_with("sql/V1__typo.sql: line 1: unknown directive `schemagate:contarct`; did you mean `schemagate:contract`?"), "{err:?}");
+        assert!(
+            err[1].starts_with(
+                "sql/V2__fill.sql: line 1: `schemagate:backfill`, but the script holds 2 statements"
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err[2].starts_with(
+                "sql/R__view.sql: line 2: `schemagate:contract` is for versioned migrations"
+            ),
             "{err:?}"
         );
     }

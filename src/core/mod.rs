@@ -1,7 +1,11 @@
 //! The pure core: values in, values out. No tokio, no filesystem, no environment, no clock.
 
+pub mod backfill;
 pub mod checksum;
+pub mod contract;
+pub mod directives;
 pub mod discover;
+pub mod hint;
 pub mod lexer;
 pub mod outcome;
 pub mod placeholders;

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use super::backfill::BATCH_SIZE_PLACEHOLDER;
 use super::checksum::checksum;
+use super::directives::Phase;
 use super::discover::Script;
 use super::script::Kind;
 
@@ -47,7 +49,14 @@ fn find_open(text: &str) -> Option<usize> {
 
 /// Replaces every `${name}` in `sql`, everywhere (comments and strings too, as Flyway does).
 /// An unknown name is an error naming the line, because running `${x}` as SQL is never meant.
-pub fn replace<'a>(sql: &'a str, values: &Values, file_name: &str) -> Result<Cow<'a, str>, String> {
+/// In a backfill (`backfill`), `${schemagate:batch_size}` stays as it is: each batch puts
+/// its own size there (`core::backfill::with_batch_size`).
+pub fn replace<'a>(
+    sql: &'a str,
+    values: &Values,
+    file_name: &str,
+    backfill: bool,
+) -> Result<Cow<'a, str>, String> {
     let Some(first) = find_open(sql) else {
         return Ok(Cow::Borrowed(sql));
     };
@@ -64,12 +73,16 @@ pub fn replace<'a>(sql: &'a str, values: &Values, file_name: &str) -> Result<Cow
             break;
         };
         let name = &after[..end];
+        let batch_size = name.eq_ignore_ascii_case(BATCH_SIZE_PLACEHOLDER);
         match values.lookup(name, file_name) {
             Some(v) => out.push_str(&v),
+            None if batch_size && backfill => out.push_str(&rest[start..start + 3 + end]),
             None => {
                 let offset = sql.len() - rest.len() + start;
                 let line = sql[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
-                let hint = if name.contains(':') {
+                let hint = if batch_size {
+                    "it is the size of each batch of a backfill; add `-- schemagate:backfill` before the first statement if this script is one".to_string()
+                } else if name.contains(':') {
                     "built-ins are ${schemagate:schema}, ${schemagate:table}, ${schemagate:user}, ${schemagate:database}, ${schemagate:filename}".to_string()
                 } else {
                     format!("set SCHEMAGATE_PLACEHOLDER_{}", name.to_ascii_uppercase())
@@ -98,8 +111,13 @@ pub struct Resolved<'a> {
 
 pub fn resolve<'a>(script: &'a Script, values: &Values) -> Result<Resolved<'a>, String> {
     let sql = if script.conf.placeholder_replacement {
-        replace(&script.sql, values, script.file_name())
-            .map_err(|e| format!("{} {e}", script.display))?
+        replace(
+            &script.sql,
+            values,
+            script.file_name(),
+            script.phase == Phase::Backfill,
+        )
+        .map_err(|e| format!("{} {e}", script.display))?
     } else {
         Cow::Borrowed(script.sql.as_str())
     };
@@ -131,13 +149,13 @@ mod tests {
     #[test]
     fn names_are_case_insensitive_and_builtins_have_two_prefixes() {
         let v = values();
-        let out = replace("${SCHEMA}.t ${schemagate:user} ${flyway:database} ${flyway:filename} ${Flyway:defaultSchema}", &v, "V1__x.sql").unwrap();
+        let out = replace("${SCHEMA}.t ${schemagate:user} ${flyway:database} ${flyway:filename} ${Flyway:defaultSchema}", &v, "V1__x.sql", false).unwrap();
         assert_eq!(out, "app.t owner appdb V1__x.sql public");
     }
 
     #[test]
     fn unknown_placeholders_name_line_and_variable() {
-        let err = replace("SELECT 1;\nSELECT ${Missing};", &values(), "f").unwrap_err();
+        let err = replace("SELECT 1;\nSELECT ${Missing};", &values(), "f", false).unwrap_err();
         assert_eq!(
             err,
             "line 2: no value for placeholder ${Missing}; set SCHEMAGATE_PLACEHOLDER_MISSING"
@@ -147,11 +165,11 @@ mod tests {
     #[test]
     fn text_without_placeholders_is_borrowed_and_unterminated_is_kept() {
         assert!(matches!(
-            replace("SELECT 1", &values(), "f").unwrap(),
+            replace("SELECT 1", &values(), "f", false).unwrap(),
             Cow::Borrowed(_)
         ));
         assert_eq!(
-            replace("a ${schema} ${b", &values(), "f").unwrap(),
+            replace("a ${schema} ${b", &values(), "f", false).unwrap(),
             "a app ${b"
         );
     }
@@ -159,13 +177,36 @@ mod tests {
     #[test]
     fn dollars_that_open_no_placeholder_are_passed_over() {
         assert!(matches!(
-            replace("SELECT $1, $$x$$, 'a$' || $tag$y$tag$ -- $", &values(), "f").unwrap(),
+            replace(
+                "SELECT $1, $$x$$, 'a$' || $tag$y$tag$ -- $",
+                &values(),
+                "f",
+                false
+            )
+            .unwrap(),
             Cow::Borrowed(_)
         ));
         assert_eq!(
-            replace("DO $$ BEGIN PERFORM $${schema}$; END $$;$", &values(), "f").unwrap(),
+            replace(
+                "DO $$ BEGIN PERFORM $${schema}$; END $$;$",
+                &values(),
+                "f",
+                false
+            )
+            .unwrap(),
             "DO $$ BEGIN PERFORM $app$; END $$;$"
         );
+    }
+
+    #[test]
+    fn the_batch_size_is_kept_for_backfills_and_refused_elsewhere() {
+        let sql = "UPDATE t SET a = 1 WHERE id IN (SELECT id FROM ${schema}.t LIMIT ${schemagate:Batch_Size})";
+        assert_eq!(
+            replace(sql, &values(), "f", true).unwrap(),
+            "UPDATE t SET a = 1 WHERE id IN (SELECT id FROM app.t LIMIT ${schemagate:Batch_Size})"
+        );
+        let err = replace(sql, &values(), "f", false).unwrap_err();
+        assert!(err.contains("add `-- schemagate:backfill`"), "{err}");
     }
 
     #[test]
@@ -178,6 +219,7 @@ mod tests {
             sql: raw.into(),
             checksum: checksum(raw),
             conf: Default::default(),
+            phase: Phase::Expand,
         };
         let r = mk("R__v.sql");
         let res = resolve(&r, &values()).unwrap();

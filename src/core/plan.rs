@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use super::directives::Phase;
 use super::script::{Kind, ScriptName, Version};
 
 /// One row of the history table, as read.
@@ -33,6 +34,7 @@ pub struct Local {
     pub checksum: i32,
     /// Also accepted when comparing with a row (a repeatable's raw-file checksum).
     pub raw_checksum: i32,
+    pub phase: Phase,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -58,6 +60,12 @@ pub enum State {
     Outdated,
     Superseded,
     Deleted,
+    /// A backfill that started and has batches left (its row says success=false): the next
+    /// `migrate` resumes it. Not a failure.
+    InProgress,
+    /// Pending, but held back: a contract script whose guard does not hold, or a script
+    /// after one (SPEC §11).
+    Deferred,
 }
 
 impl State {
@@ -76,6 +84,8 @@ impl State {
             State::Outdated => "Outdated",
             State::Superseded => "Superseded",
             State::Deleted => "Deleted",
+            State::InProgress => "In Progress",
+            State::Deferred => "Deferred",
         }
     }
 }
@@ -102,6 +112,9 @@ pub struct Entry {
     pub state: State,
     /// Index into the local migrations, when there is a file.
     pub local: Option<usize>,
+    /// A versioned migration's phase: from its file, or for a row without one, as the phase
+    /// table recorded it ([`Plan::recorded_phases`]).
+    pub phase: Option<Phase>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,12 +148,59 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Versioned migrations still to apply (what `wait` waits for).
-    pub fn pending_versioned<'a>(
-        &'a self,
-        local: &'a [Local],
-    ) -> impl Iterator<Item = &'a Local> + 'a {
+    /// Where in `pending` the first contract script is: it, and everything after it, waits
+    /// for the contract guard (SPEC §11).
+    pub fn first_pending_contract(&self, local: &[Local]) -> Option<usize> {
         self.pending
+            .iter()
+            .position(|&i| local[i].phase == Phase::Contract)
+    }
+
+    /// Marks `pending[from..]` as deferred, in the entries `info` shows.
+    pub fn defer_from(&mut self, from: usize) {
+        let deferred = &self.pending[from.min(self.pending.len())..];
+        for e in &mut self.entries {
+            if e.installed_rank.is_none() && e.local.is_some_and(|li| deferred.contains(&li)) {
+                e.state = State::Deferred;
+            }
+        }
+    }
+
+    /// Gives the rows that have no local file the phase the phase table recorded for them
+    /// (`(version, phase)` pairs), so that an older image still knows a contract it lacks.
+    pub fn record_phases(&mut self, recorded: &[(String, Phase)]) {
+        let recorded: Vec<(Version, Phase)> = recorded
+            .iter()
+            .filter_map(|(v, p)| Some((Version::parse(v).ok()?, *p)))
+            .collect();
+        for e in self.entries.iter_mut().filter(|e| e.local.is_none()) {
+            let Some(v) = e.version.as_deref().and_then(|v| Version::parse(v).ok()) else {
+                continue;
+            };
+            if let Some((_, p)) = recorded.iter().find(|(r, _)| *r == v) {
+                e.phase = Some(*p);
+            }
+        }
+    }
+
+    /// Applied contract scripts newer than every local script, as `V<version>` labels: the
+    /// schema was contracted past this image, which may read what they dropped.
+    pub fn contracted_past(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.state == State::Future && e.phase == Some(Phase::Contract))
+            .map(|e| version_label(e.version.as_deref().unwrap_or_default(), &e.description))
+            .collect()
+    }
+
+    /// Versioned migrations still to apply that an app of this image needs: those before the
+    /// first pending contract script (what `wait` waits for). A pending contract never
+    /// holds an app's pods back: it waits for the old ones to go (SPEC §11).
+    pub fn needed_by_app<'a>(&'a self, local: &'a [Local]) -> impl Iterator<Item = &'a Local> + 'a {
+        let end = self
+            .first_pending_contract(local)
+            .unwrap_or(self.pending.len());
+        self.pending[..end]
             .iter()
             .map(|&i| &local[i])
             .filter(|l| matches!(l.name.kind, Kind::Versioned(_)))
@@ -193,6 +253,7 @@ fn entry_from_row(
         execution_time: Some(row.execution_time),
         state,
         local,
+        phase: None,
     }
 }
 
@@ -211,6 +272,7 @@ fn entry_from_local(l: &Local, state: State, index: usize) -> Entry {
         execution_time: None,
         state,
         local: Some(index),
+        phase: versioned.then_some(l.phase),
     }
 }
 
@@ -311,6 +373,8 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         .map(|(v, _)| *v)
         .next_back();
 
+    // Backfills that started and are not done, by local index.
+    let mut in_progress: Vec<usize> = Vec::new();
     // Applied rows, in rank order.
     let mut highest_so_far: Option<&Version> = None;
     for (i, row) in applied.iter().enumerate() {
@@ -338,8 +402,14 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                 // Only a problem or a warning needs the label: not made for every row.
                 let label =
                     || version_label(row.version.as_deref().unwrap_or_default(), &row.description);
+                let resumable =
+                    local_index.filter(|&li| local[li].phase == Phase::Backfill && !row.success);
                 let state = if !is_latest {
                     State::Superseded
+                } else if let Some(li) = resumable {
+                    // Every finished batch is committed and a re-run converges: carry on.
+                    in_progress.push(li);
+                    State::InProgress
                 } else if !row.success {
                     problems.push(Problem {
                         kind: ProblemKind::Failed,
@@ -481,6 +551,9 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         match &l.name.kind {
             Kind::Versioned(v) => {
                 if latest_by_version.contains_key(v) {
+                    if in_progress.contains(&i) {
+                        pending.push(i);
+                    }
                     continue;
                 }
                 let state = if baseline.is_some_and(|b| v <= b) {
@@ -529,6 +602,13 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         }
     }
     pending.extend(pending_repeatables);
+    for e in &mut entries {
+        if let Some(l) = e.local.map(|li| &local[li])
+            && matches!(l.name.kind, Kind::Versioned(_))
+        {
+            e.phase = Some(l.phase);
+        }
+    }
 
     Plan {
         entries,
@@ -553,6 +633,14 @@ mod tests {
             path: file.into(),
             checksum,
             raw_checksum: checksum,
+            phase: Phase::Expand,
+        }
+    }
+
+    fn phased(file: &str, phase: Phase) -> Local {
+        Local {
+            phase,
+            ..local(file, 1)
         }
     }
 
@@ -783,6 +871,101 @@ mod tests {
             &Policy::default(),
         );
         assert!(p.pending.is_empty() && p.problems.is_empty());
+    }
+
+    #[test]
+    fn a_started_backfill_is_resumed_not_a_failure() {
+        let l = vec![
+            local("V1__a.sql", 1),
+            phased("V2__fill.sql", Phase::Backfill),
+            local("V3__c.sql", 1),
+        ];
+        let rows = [
+            row(1, Some("1"), "a", Some(1), true),
+            row(2, Some("2"), "fill", Some(1), false),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(pending_paths(&p, &l), ["V2__fill.sql", "V3__c.sql"]);
+        let e = p
+            .entries
+            .iter()
+            .find(|e| e.version.as_deref() == Some("2"))
+            .unwrap();
+        assert_eq!(
+            (e.state, e.phase),
+            (State::InProgress, Some(Phase::Backfill))
+        );
+        assert_eq!(p.current.as_deref(), Some("1"));
+        // The same row for an expand script is a script that stopped part-way.
+        let l2 = vec![local("V1__a.sql", 1), local("V2__fill.sql", 1)];
+        let p2 = plan(&l2, &rows, &Policy::default());
+        assert_eq!(p2.problems[0].kind, ProblemKind::Failed);
+    }
+
+    #[test]
+    fn a_pending_contract_defers_itself_and_everything_after_it() {
+        let l = vec![
+            local("V1__a.sql", 1),
+            phased("V2__b.sql", Phase::Expand),
+            phased("V3__drop.sql", Phase::Contract),
+            local("V4__d.sql", 1),
+            local("R__v.sql", 1),
+        ];
+        let mut p = plan(
+            &l,
+            &[row(1, Some("1"), "a", Some(1), true)],
+            &Policy::default(),
+        );
+        assert_eq!(p.first_pending_contract(&l), Some(1));
+        let needed: Vec<&str> = p.needed_by_app(&l).map(|l| l.path.as_str()).collect();
+        assert_eq!(needed, ["V2__b.sql"]);
+        p.defer_from(1);
+        let states: Vec<(Option<String>, State, Option<Phase>)> = p
+            .entries
+            .iter()
+            .map(|e| (e.version.clone(), e.state, e.phase))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                (Some("1".into()), State::Success, Some(Phase::Expand)),
+                (Some("2".into()), State::Pending, Some(Phase::Expand)),
+                (Some("3".into()), State::Deferred, Some(Phase::Contract)),
+                (Some("4".into()), State::Deferred, Some(Phase::Expand)),
+                (None, State::Deferred, None),
+            ]
+        );
+        assert_eq!(
+            plan(&l[..2], &[], &Policy::default()).first_pending_contract(&l),
+            None
+        );
+    }
+
+    #[test]
+    fn a_contract_newer_than_every_local_script_is_named() {
+        let l = vec![local("V1__a.sql", 1)];
+        let rows = [
+            row(1, Some("1"), "a", Some(1), true),
+            row(2, Some("2"), "add", Some(5), true),
+            row(3, Some("3"), "drop phone", Some(6), true),
+        ];
+        let mut p = plan(&l, &rows, &Policy::default());
+        assert!(p.contracted_past().is_empty(), "no phase known yet");
+        p.record_phases(&[
+            ("3".into(), Phase::Contract),
+            ("2.0".into(), Phase::Backfill),
+        ]);
+        assert_eq!(p.contracted_past(), ["V3 (drop phone)"]);
+        let phases: Vec<Option<Phase>> = p.entries.iter().map(|e| e.phase).collect();
+        assert_eq!(
+            phases,
+            [
+                Some(Phase::Expand),
+                Some(Phase::Backfill),
+                Some(Phase::Contract)
+            ]
+        );
     }
 
     #[test]

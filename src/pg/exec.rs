@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
+use crate::core::directives::Phase;
 use crate::core::discover::Script;
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::Resolved;
@@ -19,6 +20,7 @@ use crate::core::script::Kind;
 use crate::core::split::{
     self, Statement, line_col, non_transactional_reason, statement_char_offset,
 };
+use crate::pg::companions::Companions;
 use crate::pg::connect::classify;
 use crate::pg::history::{self, NewRow, Table};
 use crate::runtime::Stop;
@@ -83,6 +85,9 @@ pub struct Ctx<'a> {
     /// The history insert, prepared once for the session and reused by every migration.
     pub inserter: history::Inserter,
     pub table: &'a Table,
+    /// Where a contract or backfill script's phase is recorded with its row; `None` when
+    /// no pending script needs it.
+    pub companions: Option<&'a Companions>,
     pub installed_by: &'a str,
     pub lock_timeout: Duration,
     pub statement_timeout: Option<Duration>,
@@ -95,9 +100,12 @@ pub struct Ctx<'a> {
 /// What one applied script took.
 #[derive(Clone, Copy, Debug)]
 pub struct Done {
+    /// Statements, or for a backfill its batches that changed rows.
     pub statements: usize,
     pub millis: u64,
     pub retries: u32,
+    /// For a backfill, the rows its batches changed in this run.
+    pub rows: Option<u64>,
 }
 
 /// A statement that failed, located in its file; `err` is `None` when a stop arrived
@@ -211,7 +219,7 @@ async fn blockers(observer: &Client, pid: i32) -> Option<String> {
     (!described.is_empty()).then(|| described.join("; "))
 }
 
-fn lock_backoff() -> impl Iterator<Item = Duration> {
+pub(crate) fn lock_backoff() -> impl Iterator<Item = Duration> {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(200))
         .with_max_delay(Duration::from_secs(10))
@@ -273,7 +281,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn row<'r>(
+    pub(crate) fn row<'r>(
         &'r self,
         ready: &'r Ready<'_>,
         description: &'r str,
@@ -290,6 +298,21 @@ impl Ctx<'_> {
             installed_by: self.installed_by,
             execution_time: ms,
             success,
+        }
+    }
+
+    /// Records a contract or backfill script's phase beside its history row, so that an
+    /// image without the file still knows it (SPEC §11).
+    pub(crate) async fn record_phase(
+        &self,
+        ready: &Ready<'_>,
+    ) -> Result<(), tokio_postgres::Error> {
+        let (Some(c), Some(v)) = (self.companions, ready.script.name.version()) else {
+            return Ok(());
+        };
+        match ready.script.phase {
+            Phase::Expand => Ok(()),
+            p => c.record_phase(self.client, v.as_str(), p).await,
         }
     }
 
@@ -376,6 +399,7 @@ impl Ctx<'_> {
                         statements,
                         millis: start.elapsed().as_millis() as u64,
                         retries,
+                        rows: None,
                     });
                 }
                 Err(e) => {
@@ -463,6 +487,9 @@ impl Ctx<'_> {
             )
             .await
             .map_err(|e| to_err(e, &format!("{} (history insert)", ready.script.display)))?;
+        self.record_phase(ready)
+            .await
+            .map_err(|e| to_err(e, &format!("{} (phase record)", ready.script.display)))?;
         self.client
             .batch_execute("COMMIT")
             .await
@@ -498,6 +525,15 @@ impl Ctx<'_> {
                 format!("recording {what} before running it: {}", describe_error(&e)),
             )
         })?;
+        self.record_phase(ready).await.map_err(|e| {
+            Failure::new(
+                FailureKind::Unavailable,
+                format!(
+                    "recording the phase of {what} before running it: {}",
+                    describe_error(&e)
+                ),
+            )
+        })?;
         let mut retries = 0;
         for (i, stmt) in ready.statements.iter().enumerate() {
             let result = self.run_non_transactional(ready, stmt, &mut retries).await;
@@ -516,6 +552,7 @@ impl Ctx<'_> {
             statements: ready.statements.len(),
             millis: start.elapsed().as_millis() as u64,
             retries,
+            rows: None,
         })
     }
 

@@ -1,5 +1,8 @@
 //! PostgreSQL adapters: connecting, the advisory lock, the history table, and running scripts.
 
+pub mod activity;
+pub mod backfill;
+pub mod companions;
 pub mod connect;
 pub mod exec;
 pub mod history;
