@@ -11,10 +11,12 @@ TEST_TARGETS :=
 
 include $(wildcard mk/*.mk)
 
-## Apply sql/ to a throwaway local PostgreSQL and print the status.
+## Apply sql/ to a throwaway local PostgreSQL as a Helm release would (the pre-upgrade hook
+## with an old pod connected defers the contract; the post-upgrade hook applies it once the
+## old pod has gone) and print the status after each.
 run: deps release
 	SCHEMAGATE_LOG_FORMAT=text SCHEMAGATE_LOCATIONS=sql scripts/throwaway-pg \
-	  sh -c '$(BIN) migrate && $(BIN) info'
+	  scripts/release-demo $(BIN)
 
 ## Every test: formatting, lints, unit and end-to-end tests against real PostgreSQL servers,
 ## then each area's own tests (container, chart).

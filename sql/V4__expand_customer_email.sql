@@ -1,10 +1,13 @@
--- Expand step of an expand/contract change: the old app writes `contact`, the new one
--- writes `email`. Both run during the rolling update, so a trigger keeps the two columns
--- in step until a later release drops `contact` (the contract step).
+-- Replacing a column without downtime, step 1 of 3: EXPAND (the default phase).
+--
+-- Release 1.0 of the app reads and writes `contact`; release 1.1 reads and writes `email`.
+-- During the rolling update both run against this one schema, so this script only adds:
+-- the new column, and a trigger that writes both columns whichever version writes a row.
+-- Rows written from now on are right in both columns; the rows already there are filled
+-- by the backfill (V5), in batches, and `contact` is dropped by the contract (V6) once no
+-- 1.0 pod is left.
 ALTER TABLE customers ADD COLUMN contact text;
 ALTER TABLE customers ADD COLUMN email text;
-
-UPDATE customers SET email = contact WHERE email IS NULL AND contact IS NOT NULL;
 
 CREATE FUNCTION customers_sync_email() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -193,8 +193,16 @@ impl Container {
         Container {
             name: unique_name("sg"),
             image: image.to_string(),
-            // Bounds a container that a failing test leaves running.
-            env: vec![("SCHEMAGATE_DEADLINE".into(), "45s".into())],
+            env: vec![
+                // Bounds a container that a failing test leaves running.
+                ("SCHEMAGATE_DEADLINE".into(), "45s".into()),
+                // The release, as the chart's hook Job names it: the bundled example's
+                // contract script (sql/V6) runs once no session of an older `shop` is
+                // connected — none is, in these tests — after one look, not two.
+                ("SCHEMAGATE_APP".into(), "shop".into()),
+                ("SCHEMAGATE_APP_VERSION".into(), "1.1".into()),
+                ("SCHEMAGATE_CONTRACT_SETTLE".into(), "0s".into()),
+            ],
             volumes: Vec::new(),
             args: Vec::new(),
         }
