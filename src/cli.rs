@@ -40,10 +40,12 @@ commands:
   migrate    wait for the database, take the lock, validate, apply pending migrations (default)
   info       print every migration with its state (--format json for tools)
   validate   compare local scripts with the history; non-zero exit on any drift
-  wait       for an initContainer: wait until every local versioned migration is applied
+  wait       for an initContainer: wait until every versioned migration before the first
+             pending contract script is applied
   baseline   mark an existing database as being at SCHEMAGATE_BASELINE_VERSION
   repair     remove failed rows and realign checksums/descriptions with the local files
-  plan       print the SQL that migrate would run, without running it
+  plan       print the SQL that migrate would run, without running it (deferred scripts
+             commented out)
   version    print version, commit and build target (--exit-codes --format json: the exit-code table)
 
 Every setting is an environment variable (SCHEMAGATE_DEADLINE, PGHOST, ...); a flag of the
