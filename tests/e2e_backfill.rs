@@ -325,3 +325,62 @@ fn a_backfill_that_never_converges_stops_at_the_batch_max() {
     assert!(out.stderr.contains("is not converging"), "{out}");
     assert_eq!(db.query_scalar("SELECT max(n) FROM t").unwrap(), "6");
 }
+
+#[test]
+fn a_standby_whose_replay_is_paused_pauses_the_backfill_until_it_replays_again() {
+    let primary = PgServer::start(ServerOptions::primary());
+    let db = primary.fresh_db();
+    let dir = folder(
+        table_t(200_000, "done bool NOT NULL DEFAULT false"),
+        (
+            "V1__fill.sql",
+            "-- schemagate:backfill\n\
+             UPDATE t SET done = true WHERE id IN (SELECT id FROM t WHERE NOT done ORDER BY id LIMIT ${schemagate:batch_size});",
+        ),
+    );
+    sg(&db, dir.path())
+        .env("SCHEMAGATE_TARGET", "0")
+        .run()
+        .assert_code(0);
+    let standby = primary.start_standby("replica1");
+    standby.wait_until_caught_up(&primary, Duration::from_secs(30));
+    standby.pause_replay();
+    let done = || -> i64 {
+        db.query_scalar("SELECT count(*) FROM t WHERE done")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut running = sg(&db, dir.path())
+        .env("SCHEMAGATE_MAX_REPLICATION_LAG", "1s")
+        .env("SCHEMAGATE_BATCH_SIZE", "500")
+        .spawn();
+    running.wait_for_stderr("pausing backfill V1 (fill)", Duration::from_secs(30));
+    let held = done();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(done(), held, "no batch runs while the standby lags");
+    assert!(held < 200_000);
+    assert!(running.is_running());
+    standby.resume_replay();
+    let out = running.wait();
+    out.assert_code(0);
+    let paused = out
+        .stderr_json_lines()
+        .into_iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("pausing backfill"))
+        })
+        .unwrap();
+    assert!(
+        paused["standbys"]
+            .as_str()
+            .unwrap()
+            .contains("standby \"replica1\""),
+        "the lagging standby is named: {paused}"
+    );
+    assert!(out.stderr.contains("resuming backfill V1 (fill): the standbys are within SCHEMAGATE_MAX_REPLICATION_LAG again"), "{out}");
+    assert_eq!(done(), 200_000);
+    invariants(&db, dir.path(), 0);
+}

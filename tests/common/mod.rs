@@ -43,6 +43,10 @@
 //!   `kill9_backend(pid)` (a crash: the server ends every session, recovers, and the call
 //!   returns when it accepts connections again), `admin_exec(sql)`, `admin_client(db)`,
 //!   `fresh_db()`.
+//! - [`PgServer::start_standby`]`(name)` on a server started with
+//!   [`ServerOptions::primary`]`()`: a real `pg_basebackup` replica streaming from it, owned
+//!   by the test (see `standby.rs`: `pause_replay`, `resume_replay`, `replication_rows`,
+//!   `wait_until_caught_up`).
 //! - [`PgServer::fresh_db`] → [`TestDb`]: `CREATE DATABASE` with a unique name (`t_<pid>_<n>_
 //!   <test name>`), so tests run in parallel without seeing each other.
 //!
@@ -871,8 +875,9 @@ impl Inner {
             }
             if let Ok(text) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = text.lines().collect();
+                // A hot standby that accepts connections says `standby` where a primary says `ready`.
                 if lines.first().map(|l| l.trim()) == Some(&pid.to_string())
-                    && lines.get(7).map(|l| l.trim()) == Some("ready")
+                    && matches!(lines.get(7).map(|l| l.trim()), Some("ready" | "standby"))
                 {
                     break;
                 }
@@ -2189,8 +2194,11 @@ impl fmt::Display for Outcome {
 
 mod pgbouncer;
 mod schemagate;
+mod standby;
 // A test file uses only some of these (harness_smoke runs no binary at all).
 #[allow(unused_imports)]
 pub use pgbouncer::*;
 #[allow(unused_imports)]
 pub use schemagate::*;
+#[allow(unused_imports)]
+pub use standby::*;
