@@ -83,9 +83,13 @@ other failure is retried up to backoffLimit. tests/chart compares this list with
 {{- end }}
 {{- end }}
 
-{{/* job.deadline in seconds: `30s`, `5m`, `1h30m` or a plain number of seconds. */}}
-{{- define "schemagate.deadlineSeconds" -}}
-{{- $s := include "schemagate.envString" .Values.job.deadline | trim }}
+{{/*
+A duration value in whole seconds: `30s`, `5m`, `1h30m` or a plain number of seconds. Call
+with (dict "name" "job.deadline" "value" .Values.job.deadline "min" 1); `name` is for the
+error message.
+*/}}
+{{- define "schemagate.seconds" -}}
+{{- $s := include "schemagate.envString" .value | trim }}
 {{- $seconds := 0 }}
 {{- if regexMatch "^[0-9]+$" $s }}
 {{- $seconds = int64 $s }}
@@ -95,12 +99,48 @@ other failure is retried up to backoffLimit. tests/chart compares this list with
 {{- $sec := regexFind "[0-9]+s" $s | trimSuffix "s" | default "0" | int64 }}
 {{- $seconds = add (mul $h 3600) (mul $m 60) $sec }}
 {{- else }}
-{{- fail (printf "job.deadline %q: use a duration such as 30s, 5m or 1h30m, or a number of seconds" $s) }}
+{{- fail (printf "%s %q: use a duration such as 30s, 5m or 1h30m, or a number of seconds" .name $s) }}
 {{- end }}
-{{- if lt (int64 $seconds) 1 }}
-{{- fail "job.deadline must be longer than 0s" }}
+{{- if lt (int64 $seconds) (int64 (.min | default 0)) }}
+{{- fail (printf "%s must be longer than 0s" .name) }}
 {{- end }}
 {{- $seconds }}
+{{- end }}
+
+{{/* job.deadline in seconds. */}}
+{{- define "schemagate.deadlineSeconds" -}}
+{{- include "schemagate.seconds" (dict "name" "job.deadline" "value" .Values.job.deadline "min" 1) }}
+{{- end }}
+
+{{/* contract.wait in seconds. */}}
+{{- define "schemagate.contractWaitSeconds" -}}
+{{- include "schemagate.seconds" (dict "name" "contract.wait" "value" .Values.contract.wait) }}
+{{- end }}
+
+{{/*
+The release's version as its sessions name it: app.version, else the chart's appVersion.
+*/}}
+{{- define "schemagate.appVersion" -}}
+{{- .Values.app.version | default .Chart.AppVersion | toString }}
+{{- end }}
+
+{{/*
+PUBLIC. `<app>/<version>`: the application_name an application's containers give their
+PostgreSQL sessions, so that the contract guard can tell the old release's pods from the new
+one's. In the application's Deployment:
+
+  env:
+    - name: PGAPPNAME      # libpq; for JDBC append ?ApplicationName=... to the URL
+      value: {{ include "schemagate.applicationName" .Subcharts.schemagate | quote }}
+
+Needs app.name. A pod name may follow (`<app>/<version>/$(POD_NAME)`, with POD_NAME from the
+downward API declared before it); schemagate reads only the part up to the second `/`.
+*/}}
+{{- define "schemagate.applicationName" -}}
+{{- if not .Values.app.name }}
+{{- fail "schemagate.applicationName needs app.name: the name the app's sessions carry as <app>/<version>" }}
+{{- end }}
+{{- printf "%s/%s" .Values.app.name (include "schemagate.appVersion" .) }}
 {{- end }}
 
 {{/* The Secret that holds the connection, or "" when none. */}}
@@ -174,7 +214,20 @@ A created Secret uses the standard names for the fields it holds.
 {{- if and .Values.migrations.configMap.create .Values.migrations.configMap.existingName }}
 {{- fail "migrations.configMap.create and migrations.configMap.existingName are mutually exclusive" }}
 {{- end }}
-{{- $_ := include "schemagate.deadlineSeconds" . }}
+{{- $deadline := include "schemagate.deadlineSeconds" . | int64 }}
+{{- if and .Values.job.enabled .Values.contract.enabled }}
+{{- $settle := 10 }}
+{{- with .Values.contract.settle }}
+{{- $settle = include "schemagate.seconds" (dict "name" "contract.settle" "value" .) | int64 }}
+{{- end }}
+{{- $wait := include "schemagate.contractWaitSeconds" . | int64 }}
+{{- if gt (add $wait $settle 30) $deadline }}
+{{- fail (printf "contract.wait (%ds) plus contract.settle (%ds) must leave at least 30s of job.deadline (%ds) for the contract scripts themselves: shorten the wait or lengthen the deadline (and Helm's --timeout with it)" $wait $settle $deadline) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.app.version (not .Values.app.name) }}
+{{- fail "app.version is set but app.name is not: set both (SCHEMAGATE_APP and SCHEMAGATE_APP_VERSION go together)" }}
+{{- end }}
 {{- end }}
 
 {{/* The environment of every schemagate container: connection, settings, extras. */}}
@@ -219,6 +272,16 @@ A created Secret uses the standard names for the fields it holds.
 {{- end }}
 - name: SCHEMAGATE_DEADLINE
   value: {{ printf "%ss" (include "schemagate.deadlineSeconds" .) | quote }}
+{{- with .Values.app.name }}
+- name: SCHEMAGATE_APP
+  value: {{ . | quote }}
+- name: SCHEMAGATE_APP_VERSION
+  value: {{ include "schemagate.appVersion" $ | quote }}
+{{- end }}
+{{- with .Values.contract.settle }}
+- name: SCHEMAGATE_CONTRACT_SETTLE
+  value: {{ include "schemagate.envString" . | quote }}
+{{- end }}
 {{- $config := .Values.config }}
 {{- if and (include "schemagate.migrationsConfigMap" .) (not $config.locations) }}
 - name: SCHEMAGATE_LOCATIONS
@@ -320,7 +383,8 @@ other process shares the volume.
 
 {{/*
 One schemagate container. Call with (dict "root" $ "name" "migrate" "command" "migrate"
-"resources" $.Values.job.resources).
+"resources" $.Values.job.resources), and optionally "env": a list of {name, value} maps
+that only this container gets (the contract Job's wait).
 */}}
 {{- define "schemagate.container" -}}
 {{- $ := .root }}
@@ -332,6 +396,10 @@ args:
   - {{ .command }}
 env:
   {{- include "schemagate.env" $ | trim | nindent 2 }}
+  {{- range .env }}
+  - name: {{ .name }}
+    value: {{ .value | quote }}
+  {{- end }}
 {{- with include "schemagate.volumeMounts" $ | trim }}
 volumeMounts:
   {{- . | nindent 2 }}
@@ -349,7 +417,12 @@ securityContext:
 
 {{/*
 PUBLIC. The `schemagate wait` initContainer, as one list item: it waits until every local
-versioned migration is applied and valid, and never migrates or takes the lock.
+versioned migration before the first pending contract script is applied and valid, and never
+migrates or takes the lock. A pending contract script never holds the app's Pods back: it
+waits for the old release's Pods to go. For that, the app's own containers name their
+PostgreSQL sessions `<app>/<version>`: set PGAPPNAME (libpq, psycopg, node-postgres, Go's
+pgx) or the JDBC URL's ApplicationName to {{ include "schemagate.applicationName" ... }}
+(see that template), optionally followed by `/$(POD_NAME)`.
 */}}
 {{- define "schemagate.initContainer" -}}
 - {{ include "schemagate.container" (dict "root" . "name" .Values.initContainer.name "command" "wait" "resources" .Values.initContainer.resources) | trim | nindent 2 | trim }}
@@ -378,7 +451,7 @@ securityContext:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 containers:
-  - {{ include "schemagate.container" (dict "root" $ "name" .name "command" .command "resources" .resources) | trim | nindent 4 | trim }}
+  - {{ include "schemagate.container" (dict "root" $ "name" .name "command" .command "resources" .resources "env" .env) | trim | nindent 4 | trim }}
 {{- with include "schemagate.volumes" $ | trim }}
 volumes:
   {{- . | nindent 2 }}
@@ -395,4 +468,64 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{/*
+A hook Job that runs `schemagate migrate`. Call with (dict "root" $ "suffix" "migrate"
+"hooks" "pre-install,pre-upgrade" "component" "migration" "container" "migrate" "env" (list)).
+Both Jobs share everything but their hooks, their name and the env of the contract wait.
+*/}}
+{{- define "schemagate.hookJob" -}}
+{{- $ := .root }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ include "schemagate.objectName" (dict "root" $ "suffix" .suffix) }}
+  namespace: {{ $.Release.Namespace }}
+  labels:
+    {{- include "schemagate.labels" (dict "root" $ "component" .component) | nindent 4 }}
+    {{- with $.Values.job.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    helm.sh/hook: {{ .hooks }}
+    helm.sh/hook-weight: {{ $.Values.job.hookWeight | int | quote }}
+    # A succeeded Job is removed; a failed one stays for `kubectl describe` until the next
+    # release replaces it. No ttlSecondsAfterFinished: Helm would wait for a Job that is gone.
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+    {{- with $.Values.job.annotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  backoffLimit: {{ $.Values.job.backoffLimit }}
+  # SCHEMAGATE_DEADLINE ends one run cleanly (exit 124); this ends the Job a minute later
+  # whatever happens, retries included.
+  activeDeadlineSeconds: {{ add (include "schemagate.deadlineSeconds" $ | int64) 60 }}
+  podFailurePolicy:
+    rules:
+      # Exit codes a retry cannot help: fail the Job now instead of repeating the failure.
+      - action: FailJob
+        onExitCodes:
+          containerName: {{ .container }}
+          operator: In
+          values: {{ include "schemagate.nonRetryableExitCodes" $ }}
+      # An evicted or preempted Pod (drain, node loss) is not schemagate's failure: retry
+      # without counting it against backoffLimit.
+      - action: Ignore
+        onPodConditions:
+          - type: DisruptionTarget
+            status: "True"
+  template:
+    metadata:
+      labels:
+        {{- include "schemagate.labels" (dict "root" $ "component" .component) | nindent 8 }}
+        {{- with $.Values.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with $.Values.podAnnotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    spec:
+      {{- include "schemagate.podSpec" (dict "root" $ "name" .container "command" "migrate" "resources" $.Values.job.resources "env" .env) | trim | nindent 6 }}
 {{- end }}

@@ -77,6 +77,21 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def hook_job(objects: list[dict[str, Any]], suffix: str) -> dict[str, Any]:
+    """The Job named `<release>-schemagate-<suffix>`: `migrate` (pre hook) or `contract` (post)."""
+    found = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].endswith(f"-{suffix}")]
+    assert len(found) == 1, f"expected one -{suffix} Job, got {[o['metadata']['name'] for o in objects if o['kind'] == 'Job']}"
+    return found[0]
+
+
+def migrate_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return hook_job(objects, "migrate")
+
+
+def contract_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return hook_job(objects, "contract")
+
+
 def kinds(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import helm_python as helm
 import pytest
 
-from chartlib import KUBE_VERSIONS, env_dict, install_dry_run, one, pod_spec, render, validate_k8s
+from chartlib import KUBE_VERSIONS, env_dict, install_dry_run, one, pod_spec, render, validate_k8s, migrate_job
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_deployment_gets_the_wait_init_container(objects: list[dict]) -> None:
 
 def test_init_container_shares_the_job_credentials_and_security(objects: list[dict]) -> None:
     init = pod_spec(one(objects, "Deployment"))["initContainers"][0]
-    migrate = pod_spec(one(objects, "Job"))["containers"][0]
+    migrate = pod_spec(migrate_job(objects))["containers"][0]
     assert env_dict(init) == env_dict(migrate)
     assert init["securityContext"] == migrate["securityContext"]
     assert init["volumeMounts"] == migrate["volumeMounts"]
@@ -57,7 +57,7 @@ def test_init_container_never_migrates(app_chart) -> None:
 
 
 def test_the_subchart_brings_its_hook_job(objects: list[dict]) -> None:
-    job = one(objects, "Job")
+    job = migrate_job(objects)
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert pod_spec(job)["containers"][0]["args"] == ["migrate"]
 

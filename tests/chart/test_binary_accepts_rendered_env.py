@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chartlib import CHART, Kubelet, all_containers, ci_value_files, load_values, pod_objects, pod_spec, render
+from chartlib import CHART, Kubelet, all_containers, ci_value_files, load_values, pod_objects, pod_spec, render, migrate_job
 
 UNAVAILABLE = 69
 
@@ -44,7 +44,8 @@ def test_binary_accepts_what_the_chart_renders(values_file: Path, tmp_path: Path
 
 
 def test_binary_accepts_the_application_init_container(app_chart, tmp_path: Path, exit_codes) -> None:
-    assert assert_runs_to_unavailable(render(chart=app_chart), tmp_path, exit_codes) == 3
+    # The two hook Jobs, the test Pod and the initContainer.
+    assert assert_runs_to_unavailable(render(chart=app_chart), tmp_path, exit_codes) == 4
 
 
 def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_codes) -> None:
@@ -56,13 +57,18 @@ def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_c
             "outOfOrder": "yes", "ignoreMissing": False, "baselineOnMigrate": True, "baselineVersion": 2,
             "waitTimeout": "1m", "connectTimeout": 3, "lockWait": "30s", "lockTimeout": "250ms",
             "lockRetries": 0, "statementTimeout": "1h30m", "logFormat": "text", "log": "debug",
+            "batchSize": 500, "batchTimeout": "25s", "batchPause": "100ms", "maxReplicationLag": 0,
+            "batchMax": "5000",
         },
+        "app": {"name": "shop", "version": "1.4.2"},
+        "contract": {"settle": "5s", "wait": "1m"},
         "placeholders": {"owner": "app_owner", "Days": 7},
     }
     objects = render(values)
-    job = next(o for o in objects if o["kind"] == "Job")
+    job = migrate_job(objects)
     names = {e["name"] for e in pod_spec(job)["containers"][0]["env"]}
-    assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 20, sorted(names)
+    # 20 as before, 5 backfill settings, the app, its version and the settle.
+    assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 28, sorted(names)
     assert_runs_to_unavailable(objects, tmp_path, exit_codes)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chartlib import (
+    migrate_job,
     CHART,
     all_containers,
     b64,
@@ -24,7 +25,7 @@ PASSWORD = load_values(CHART / "ci" / "dev-secret-values.yaml")["database"]["cre
 
 
 def job_env(values: dict) -> dict:
-    return env_dict(pod_spec(one(render(values), "Job"))["containers"][0])
+    return env_dict(pod_spec(migrate_job(render(values)))["containers"][0])
 
 
 def secret_ref(env: dict, name: str) -> dict:
@@ -68,7 +69,7 @@ def test_secret_keys_map_any_key_name() -> None:
 
 def test_crunchy_secret_is_mounted_as_a_directory() -> None:
     objects = render(load_values(CHART / "ci" / "crunchy-values.yaml"))
-    spec = pod_spec(one(objects, "Job"))
+    spec = pod_spec(migrate_job(objects))
     (container,) = spec["containers"]
     env = env_dict(container)
     assert not [e for e in env.values() if "valueFrom" in e]
@@ -89,7 +90,7 @@ def test_uri_key_feeds_schemagate_database_url() -> None:
 
 def test_ca_from_a_secret_is_mounted_and_passed_as_pgsslrootcert() -> None:
     objects = render(load_values(CHART / "ci" / "cloudnativepg-values.yaml"))
-    spec = pod_spec(one(objects, "Job"))
+    spec = pod_spec(migrate_job(objects))
     (container,) = spec["containers"]
     env = env_dict(container)
     assert env["PGSSLMODE"]["value"] == "verify-full"
@@ -102,7 +103,7 @@ def test_ca_from_a_secret_is_mounted_and_passed_as_pgsslrootcert() -> None:
 
 def test_client_certificate_for_mtls() -> None:
     objects = render(load_values(CHART / "ci" / "full-values.yaml"))
-    spec = pod_spec(one(objects, "Job"))
+    spec = pod_spec(migrate_job(objects))
     env = env_dict(spec["containers"][0])
     volume = next(v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == "shop-db-client")
     assert {i["key"] for i in volume["secret"]["items"]} == {"tls.crt", "tls.key"}
@@ -132,7 +133,7 @@ def test_no_literal_password_anywhere_in_the_rendered_output() -> None:
 
 def test_dev_secret_is_a_hook_that_exists_before_the_job_and_after_it() -> None:
     objects = render(load_values(CHART / "ci" / "dev-secret-values.yaml"))
-    secret, job = one(objects, "Secret"), one(objects, "Job")
+    secret, job = one(objects, "Secret"), migrate_job(objects)
     ann = secret["metadata"]["annotations"]
     assert [h.strip() for h in ann["helm.sh/hook"].split(",")] == ["pre-install", "pre-upgrade"]
     assert int(ann["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])

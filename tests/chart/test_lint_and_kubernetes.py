@@ -9,7 +9,7 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 
-from chartlib import CHART, KUBE_VERSIONS, ci_value_files, load_values, render, validate_k8s
+from chartlib import CHART, KUBE_VERSIONS, ci_value_files, load_values, render, validate_k8s, migrate_job
 
 CI = ci_value_files()
 
@@ -34,7 +34,7 @@ def test_every_object_is_valid_kubernetes(values_file: Path, version: str) -> No
 
 def test_strict_validation_rejects_an_unknown_field() -> None:
     # The control for the test above: a misspelt Job field must not pass.
-    job = next(o for o in render(load_values(CHART / "ci" / "cloudnativepg-values.yaml")) if o["kind"] == "Job")
+    job = migrate_job(render(load_values(CHART / "ci" / "cloudnativepg-values.yaml")))
     job["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicyy"] = "File"
     with pytest.raises(kubernetes_validate.ValidationError):
         validate_k8s(job, KUBE_VERSIONS[0])
@@ -46,7 +46,9 @@ def test_lint_reports_a_broken_template(tmp_path: Path) -> None:
 
     chart = tmp_path / "schemagate"
     shutil.copytree(CHART, chart)
-    job = chart / "templates" / "job.yaml"
-    job.write_text(job.read_text().replace("backoffLimit: {{ .Values.job.backoffLimit }}", "backoffLimit: {{ .Values.job.backoffLimit"))
+    helpers = chart / "templates" / "_helpers.tpl"
+    text = helpers.read_text()
+    assert "backoffLimit: {{ $.Values.job.backoffLimit }}" in text
+    helpers.write_text(text.replace("backoffLimit: {{ $.Values.job.backoffLimit }}", "backoffLimit: {{ $.Values.job.backoffLimit"))
     report = helm.lint(chart, load_values(CHART / "ci" / "cloudnativepg-values.yaml"), strict=True)
     assert report["errors"] or [m for m in report["messages"] if m["severity"] >= 2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chartlib import CHART, env_dict, kinds, load_values, one, pod_spec, render
+from chartlib import CHART, env_dict, kinds, load_values, one, pod_spec, render, migrate_job
 
 CNPG = {"database": {"existingSecret": "shop-db-app"}}
 
@@ -16,7 +16,7 @@ CNPG = {"database": {"existingSecret": "shop-db-app"}}
 def test_default_uses_the_scripts_in_the_image() -> None:
     objects = render(CNPG)
     assert kinds(objects, "ConfigMap") == []
-    container = pod_spec(one(objects, "Job"))["containers"][0]
+    container = pod_spec(migrate_job(objects))["containers"][0]
     assert not [m for m in container.get("volumeMounts") or [] if m["mountPath"] == "/migrations"]
     assert "SCHEMAGATE_LOCATIONS" not in env_dict(container)  # the image sets /migrations
 
@@ -37,7 +37,7 @@ def chart_with_scripts(tmp_path: Path) -> Path:
 def test_configmap_from_the_chart_files(chart_with_scripts: Path) -> None:
     values = {**CNPG, "migrations": {"configMap": {"create": True, "files": {"R__orders_view.sql": "SELECT 1;\n"}}}}
     objects = render(values, chart=chart_with_scripts)
-    cm, job = one(objects, "ConfigMap"), one(objects, "Job")
+    cm, job = one(objects, "ConfigMap"), migrate_job(objects)
     assert cm["data"] == {
         "V1__create_orders.sql": "CREATE TABLE orders (id bigint PRIMARY KEY);\n",
         "V2__index_orders.sql": "CREATE INDEX CONCURRENTLY orders_idx ON orders (id);\n",
@@ -72,7 +72,7 @@ def test_two_scripts_with_one_name_are_refused(chart_with_scripts: Path) -> None
 def test_an_existing_configmap_is_mounted_but_not_rendered() -> None:
     objects = render({**CNPG, "migrations": {"configMap": {"existingName": "shop-sql"}}})
     assert kinds(objects, "ConfigMap") == []
-    spec = pod_spec(one(objects, "Job"))
+    spec = pod_spec(migrate_job(objects))
     assert {"name": "schemagate-migrations", "configMap": {"name": "shop-sql"}} in spec["volumes"]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chartlib import CHART, all_containers, ci_value_files, load_values, one, pod_objects, pod_spec, render
+from chartlib import CHART, all_containers, ci_value_files, load_values, one, pod_objects, pod_spec, render, migrate_job
 
 CNPG = {"database": {"existingSecret": "shop-db-app"}}
 
@@ -64,7 +64,7 @@ def test_the_application_init_container_is_restricted_too(app_chart) -> None:
     for field in ("runAsNonRoot", "runAsUser", "allowPrivilegeEscalation", "capabilities", "seccompProfile", "readOnlyRootFilesystem"):
         assert field in init["securityContext"], field
     assert_restricted({}, init)
-    assert len(schemagate_containers(objects)) == 3
+    assert len(schemagate_containers(objects)) == 4  # two hook Jobs, the test Pod, the initContainer
 
 
 def test_default_uid_is_the_image_user() -> None:
@@ -86,10 +86,10 @@ def test_openshift_values_drop_only_the_fixed_ids() -> None:
 
 
 def test_each_block_can_be_removed_with_null() -> None:
-    job = one(render({**CNPG, "podSecurityContext": None, "containerSecurityContext": None}), "Job")
+    job = migrate_job(render({**CNPG, "podSecurityContext": None, "containerSecurityContext": None}))
     assert "securityContext" not in pod_spec(job)
     assert "securityContext" not in pod_spec(job)["containers"][0]
-    job = one(render({**CNPG, "containerSecurityContext": {"seccompProfile": None, "readOnlyRootFilesystem": None}}), "Job")
+    job = migrate_job(render({**CNPG, "containerSecurityContext": {"seccompProfile": None, "readOnlyRootFilesystem": None}}))
     sc = pod_spec(job)["containers"][0]["securityContext"]
     assert "seccompProfile" not in sc and "readOnlyRootFilesystem" not in sc
     assert sc["allowPrivilegeEscalation"] is False
@@ -98,7 +98,7 @@ def test_each_block_can_be_removed_with_null() -> None:
 def test_secret_files_are_readable_without_fs_group() -> None:
     # 0444 so that any UID the platform assigns can read them; no fsGroup is needed.
     objects = render(load_values(CHART / "ci" / "full-values.yaml"))
-    spec = pod_spec(one(objects, "Job"))
+    spec = pod_spec(migrate_job(objects))
     assert "fsGroup" not in spec["securityContext"]
     secret_volumes = [v for v in spec["volumes"] if "secret" in v]
     assert secret_volumes
