@@ -386,3 +386,28 @@ fn a_misspelt_directive_is_refused_before_connecting() {
         "{out}"
     );
 }
+
+#[test]
+fn a_wait_longer_than_the_deadline_ends_as_a_deferral_not_as_exit_124() {
+    let db = PgServer::shared().fresh_db();
+    let dir = release_1_1();
+    let _old = db.client_with_app("shop/1.0");
+    let out = shop(&db, dir.path(), "1.1")
+        .env("SCHEMAGATE_CONTRACT_WAIT", "60s")
+        .env("SCHEMAGATE_DEADLINE", "15s")
+        .run();
+    out.assert_code(0);
+    assert_eq!(applied(&db), ["1", "2"], "{out}");
+    // 15 s less the settle (1 s) and the 10 s kept for the scripts.
+    assert!(
+        out.elapsed >= Duration::from_secs(3) && out.elapsed < Duration::from_secs(12),
+        "{out}"
+    );
+    assert!(
+        out.termination_log
+            .as_deref()
+            .unwrap_or("")
+            .contains("deferred V3"),
+        "{out}"
+    );
+}

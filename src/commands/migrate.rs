@@ -13,6 +13,9 @@ use crate::pg::connect::Session;
 use crate::pg::exec::{self, Ctx, Ready, Watch, label};
 use crate::pg::history;
 
+/// What a contract guard's wait leaves of the deadline for the contract scripts themselves.
+const CONTRACT_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Run<'_> {
     pub(crate) async fn migrate(
         &self,
@@ -263,7 +266,15 @@ impl Run<'_> {
             .releases(client, &release.app)
             .await
             .map_err(|e| db_failure("reading the recorded releases", &e, self.stop))?;
-        tracing::info!(migration = %what, app = %release.app, version = %release.version, settle_ms = s.contract_settle.as_millis() as u64, wait_ms = s.contract_wait.as_millis() as u64,
+        // A wait that would outlast the deadline ends as a deferral (exit 0), not as exit 124:
+        // in a post-upgrade hook the one passes the release and the other fails it.
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        let wait = s
+            .contract_wait
+            .min(left.saturating_sub(s.contract_settle + CONTRACT_MARGIN));
+        tracing::info!(migration = %what, app = %release.app, version = %release.version, settle_ms = s.contract_settle.as_millis() as u64, wait_ms = wait.as_millis() as u64,
             "contract script {what}: looking for sessions of older versions of {} (application_name {}/…)", release.app, release.app);
         match activity::guard(
             client,
@@ -271,7 +282,7 @@ impl Run<'_> {
             version,
             &recorded,
             s.contract_settle,
-            s.contract_wait,
+            wait,
             self.stop,
         )
         .await?
