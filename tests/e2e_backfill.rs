@@ -188,8 +188,8 @@ fn a_batch_that_hits_the_batch_timeout_halves_the_next_one() {
         (
             "V1__slow_fill.sql",
             "-- schemagate:backfill\n\
-             UPDATE t SET done = true WHERE id IN (SELECT id FROM t WHERE NOT done ORDER BY id\n\
-               LIMIT ${schemagate:batch_size}) AND pg_sleep(0.01) IS NOT NULL;",
+             UPDATE t SET done = (pg_sleep(0.01) IS NOT NULL) WHERE id IN (SELECT id FROM t WHERE NOT done\n\
+               ORDER BY id LIMIT ${schemagate:batch_size});",
         ),
     );
     let out = sg(&db, dir.path())
@@ -382,5 +382,52 @@ fn a_standby_whose_replay_is_paused_pauses_the_backfill_until_it_replays_again()
     );
     assert!(out.stderr.contains("resuming backfill V1 (fill): the standbys are within SCHEMAGATE_MAX_REPLICATION_LAG again"), "{out}");
     assert_eq!(done(), 200_000);
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn a_lost_connection_mid_backfill_is_ridden_out_and_the_backfill_resumes_in_the_same_run() {
+    let db = PgServer::shared().fresh_db();
+    let dir = folder(
+        table_t(3000, "done bool NOT NULL DEFAULT false"),
+        (
+            "V1__fill.sql",
+            "-- schemagate:backfill\n\
+             UPDATE t SET done = (pg_sleep(0.002) IS NOT NULL) WHERE id IN (SELECT id FROM t WHERE NOT done\n\
+               ORDER BY id LIMIT ${schemagate:batch_size});",
+        ),
+    );
+    sg(&db, dir.path())
+        .env("SCHEMAGATE_TARGET", "0")
+        .run()
+        .assert_code(0);
+    let running = sg(&db, dir.path())
+        .env("SCHEMAGATE_BATCH_SIZE", "200")
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "20s")
+        .spawn();
+    let pid = wait_for_statement(&db, "pg_sleep(0.002)");
+    // A few batches in, so that the history row and some batches are committed.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        PgServer::shared().terminate_backend(pid),
+        "the batch's backend is ended"
+    );
+    let out = running.wait();
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("lost the database mid-run; reconnecting"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("resuming backfill V1 (fill)"), "{out}");
+    assert_eq!(
+        db.query_scalar("SELECT count(*) FROM t WHERE NOT done")
+            .unwrap(),
+        "0"
+    );
+    assert_eq!(
+        versions(&db, HISTORY),
+        [(some("0"), true), (some("1"), true)]
+    );
     invariants(&db, dir.path(), 0);
 }
