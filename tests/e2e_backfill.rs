@@ -34,7 +34,7 @@ fn orders_release() -> tempfile::TempDir {
             "-- schemagate:backfill\n\
              UPDATE orders SET total_cents = total * 100\n \
              WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL\n \
-             ORDER BY id LIMIT ${schemagate:batch_size} FOR UPDATE SKIP LOCKED);\n",
+             ORDER BY id LIMIT ${schemagate:batch_size} for update skip locked);\n",
         ),
         ("V3__after.sql", "CREATE TABLE after_backfill (id int);"),
     ])

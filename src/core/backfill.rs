@@ -291,7 +291,7 @@ pub fn rate(rows: u64, elapsed: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "-- schemagate:backfill\nUPDATE orders SET total_cents = total * 100\n WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL\n ORDER BY id LIMIT ${schemagate:batch_size} FOR UPDATE SKIP LOCKED);\n";
+    const GOOD: &str = "-- schemagate:backfill\nUPDATE orders SET total_cents = total * 100\n WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL\n ORDER BY id LIMIT ${schemagate:batch_size} for update skip locked);\n";
 
     #[test]
     fn one_limited_data_changing_statement_is_a_backfill() {

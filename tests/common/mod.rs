@@ -722,15 +722,7 @@ impl PgServer {
         clean_stale_dirs(&root);
         let template = template_cluster(&root)?;
 
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let dir = root.join(format!("s{}-{id}", std::process::id()));
-        make_dir_for_server(&dir, user)?;
-        let lock_path = dir.join("owner.lock");
-        let owner_lock = File::create(&lock_path)
-            .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
-        // SAFETY: flock on an fd we own.
-        unsafe { libc::flock(owner_lock.as_raw_fd(), libc::LOCK_EX) };
-
+        let (id, dir, owner_lock) = new_server_dir(&root, user)?;
         let data = dir.join("data");
         let out = Command::new("cp")
             .arg("-a")
@@ -796,6 +788,20 @@ impl PgServer {
         }
         Err(last_err)
     }
+}
+
+/// A new server's directory under the harness root, owned by the server user, with its
+/// owner lock held (flocked) so that other test processes leave it alone.
+fn new_server_dir(root: &Path, user: &ServerUser) -> Result<(u64, PathBuf, File), String> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let dir = root.join(format!("s{}-{id}", std::process::id()));
+    make_dir_for_server(&dir, user)?;
+    let lock_path = dir.join("owner.lock");
+    let owner_lock = File::create(&lock_path)
+        .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
+    // SAFETY: flock on an fd we own.
+    unsafe { libc::flock(owner_lock.as_raw_fd(), libc::LOCK_EX) };
+    Ok((id, dir, owner_lock))
 }
 
 impl Inner {

@@ -54,15 +54,7 @@ impl PgServer {
     fn try_start_standby(&self, name: &str) -> Result<PgServer, String> {
         let install = pg_install()?;
         let user = server_user()?;
-        let root = harness_root();
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let dir = root.join(format!("s{}-{id}", std::process::id()));
-        make_dir_for_server(&dir, user)?;
-        let lock_path = dir.join("owner.lock");
-        let owner_lock = File::create(&lock_path)
-            .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
-        // SAFETY: flock on an fd we own.
-        unsafe { libc::flock(owner_lock.as_raw_fd(), libc::LOCK_EX) };
+        let (id, dir, owner_lock) = new_server_dir(&harness_root(), user)?;
         let data = dir.join("data");
         let out = server_command(&install.bindir.join("pg_basebackup"))?
             .arg("-D")
