@@ -179,19 +179,33 @@ fn folder(v0: (String, String), v1: (&str, &str)) -> tempfile::TempDir {
     migrations_dir(&[(v0.0.as_str(), v0.1.as_str()), v1])
 }
 
+/// `V0`: `t` with `rows` rows and a `done` flag; `V1__fill.sql`: a backfill that sets `done`
+/// to `set` (an expression: a per-row sleep makes batches slow) for every row not done yet.
+fn done_fill(rows: i64, set: &str) -> tempfile::TempDir {
+    let fill = format!(
+        "-- schemagate:backfill\n\
+         UPDATE t SET done = {set} WHERE id IN (SELECT id FROM t WHERE NOT done\n\
+           ORDER BY id LIMIT ${{schemagate:batch_size}});"
+    );
+    folder(
+        table_t(rows, "done bool NOT NULL DEFAULT false"),
+        ("V1__fill.sql", &fill),
+    )
+}
+
+/// Applies `V0` alone, so that the backfill starts in the test's next run.
+fn make_table(db: &TestDb, dir: &tempfile::TempDir) {
+    sg(db, dir.path())
+        .env("SCHEMAGATE_TARGET", "0")
+        .run()
+        .assert_code(0);
+}
+
 #[test]
 fn a_batch_that_hits_the_batch_timeout_halves_the_next_one() {
     let db = PgServer::shared().fresh_db();
     // 10 ms a row: 400 rows take 4 s, far over a 1 s batch timeout.
-    let dir = folder(
-        table_t(300, "done bool NOT NULL DEFAULT false"),
-        (
-            "V1__slow_fill.sql",
-            "-- schemagate:backfill\n\
-             UPDATE t SET done = (pg_sleep(0.01) IS NOT NULL) WHERE id IN (SELECT id FROM t WHERE NOT done\n\
-               ORDER BY id LIMIT ${schemagate:batch_size});",
-        ),
-    );
+    let dir = done_fill(300, "(pg_sleep(0.01) IS NOT NULL)");
     let out = sg(&db, dir.path())
         .env("SCHEMAGATE_BATCH_SIZE", "400")
         .env("SCHEMAGATE_BATCH_TIMEOUT", "1s")
@@ -233,18 +247,8 @@ fn a_batch_that_hits_the_batch_timeout_halves_the_next_one() {
 #[test]
 fn a_batch_behind_a_row_lock_is_retried_and_goes_on_once_the_lock_is_gone() {
     let db = PgServer::shared().fresh_db();
-    let dir = folder(
-        table_t(50, "done bool NOT NULL DEFAULT false"),
-        (
-            "V1__fill.sql",
-            "-- schemagate:backfill\n\
-             UPDATE t SET done = true WHERE id IN (SELECT id FROM t WHERE NOT done ORDER BY id LIMIT ${schemagate:batch_size});",
-        ),
-    );
-    sg(&db, dir.path())
-        .env("SCHEMAGATE_TARGET", "0")
-        .run()
-        .assert_code(0);
+    let dir = done_fill(50, "true");
+    make_table(&db, &dir);
     let mut holder = db.client_with_app("long-transaction");
     holder
         .batch_execute("BEGIN; SELECT * FROM t WHERE id = 1 FOR UPDATE")
@@ -330,18 +334,8 @@ fn a_backfill_that_never_converges_stops_at_the_batch_max() {
 fn a_standby_whose_replay_is_paused_pauses_the_backfill_until_it_replays_again() {
     let primary = PgServer::start(ServerOptions::primary());
     let db = primary.fresh_db();
-    let dir = folder(
-        table_t(200_000, "done bool NOT NULL DEFAULT false"),
-        (
-            "V1__fill.sql",
-            "-- schemagate:backfill\n\
-             UPDATE t SET done = true WHERE id IN (SELECT id FROM t WHERE NOT done ORDER BY id LIMIT ${schemagate:batch_size});",
-        ),
-    );
-    sg(&db, dir.path())
-        .env("SCHEMAGATE_TARGET", "0")
-        .run()
-        .assert_code(0);
+    let dir = done_fill(200_000, "true");
+    make_table(&db, &dir);
     let standby = primary.start_standby("replica1");
     standby.wait_until_caught_up(&primary, Duration::from_secs(30));
     standby.pause_replay();
@@ -388,19 +382,8 @@ fn a_standby_whose_replay_is_paused_pauses_the_backfill_until_it_replays_again()
 #[test]
 fn a_lost_connection_mid_backfill_is_ridden_out_and_the_backfill_resumes_in_the_same_run() {
     let db = PgServer::shared().fresh_db();
-    let dir = folder(
-        table_t(3000, "done bool NOT NULL DEFAULT false"),
-        (
-            "V1__fill.sql",
-            "-- schemagate:backfill\n\
-             UPDATE t SET done = (pg_sleep(0.002) IS NOT NULL) WHERE id IN (SELECT id FROM t WHERE NOT done\n\
-               ORDER BY id LIMIT ${schemagate:batch_size});",
-        ),
-    );
-    sg(&db, dir.path())
-        .env("SCHEMAGATE_TARGET", "0")
-        .run()
-        .assert_code(0);
+    let dir = done_fill(3000, "(pg_sleep(0.002) IS NOT NULL)");
+    make_table(&db, &dir);
     let running = sg(&db, dir.path())
         .env("SCHEMAGATE_BATCH_SIZE", "200")
         .env("SCHEMAGATE_WAIT_TIMEOUT", "20s")

@@ -132,6 +132,18 @@ def exit_code_table() -> list[dict[str, Any]]:
     return table
 
 
+def mutated_chart(tmp_path: Path, template: str, old: str, new: str) -> Path:
+    """A copy of the chart with `old` replaced by `new` in templates/`template`, for the
+    controls that prove a test would catch that mistake. `old` must be there."""
+    chart = tmp_path / "schemagate"
+    shutil.copytree(CHART, chart)
+    path = chart / "templates" / template
+    text = path.read_text()
+    assert old in text, f"{template} no longer holds {old!r}"
+    path.write_text(text.replace(old, new))
+    return chart
+
+
 @contextlib.contextmanager
 def captured_fd2() -> Iterator[list[str]]:
     """What native code (Helm's Go logger) writes to file descriptor 2 inside the block."""

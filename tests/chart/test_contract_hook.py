@@ -4,12 +4,9 @@ schema, Helm's view of it as a hook, and the app's PGAPPNAME."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from chartlib import (
-    CHART,
     KUBE_VERSIONS,
     all_containers,
     contract_job,
@@ -18,6 +15,7 @@ from chartlib import (
     install_dry_run,
     kinds,
     migrate_job,
+    mutated_chart,
     one,
     pod_objects,
     pod_spec,
@@ -154,12 +152,7 @@ def test_install_dry_run_sees_the_contract_job_as_a_hook() -> None:
 
 
 def test_install_dry_run_control_a_misspelt_post_hook_is_caught(tmp_path) -> None:
-    chart = tmp_path / "schemagate"
-    shutil.copytree(CHART, chart)
-    job = chart / "templates" / "job-contract.yaml"
-    text = job.read_text()
-    assert '"hooks" "post-install,post-upgrade"' in text
-    job.write_text(text.replace('"hooks" "post-install,post-upgrade"', '"hooks" "post-instal,post-upgrade"'))
+    chart = mutated_chart(tmp_path, "job-contract.yaml", '"hooks" "post-install,post-upgrade"', '"hooks" "post-instal,post-upgrade"')
     release, log = install_dry_run(SHOP, chart=chart)
     assert [line for line in log if "unknown hook" in line], log
 

@@ -7,6 +7,7 @@ import pytest
 
 from chartlib import (
     migrate_job,
+    mutated_chart,
     CHART,
     RELEASE,
     all_containers,
@@ -249,14 +250,7 @@ def test_install_dry_run_sees_the_job_as_a_hook() -> None:
 
 def test_install_dry_run_control_a_misspelt_hook_is_caught(tmp_path) -> None:
     """The control for the test above: with `pre-instal`, Helm drops the Job and says so."""
-    import shutil
-
-    chart = tmp_path / "schemagate"
-    shutil.copytree(CHART, chart)
-    job = chart / "templates" / "job.yaml"
-    text = job.read_text()
-    assert '"hooks" "pre-install,pre-upgrade"' in text
-    job.write_text(text.replace('"hooks" "pre-install,pre-upgrade"', '"hooks" "pre-instal,pre-upgrade"'))
+    chart = mutated_chart(tmp_path, "job.yaml", '"hooks" "pre-install,pre-upgrade"', '"hooks" "pre-instal,pre-upgrade"')
     release, log = install_dry_run(CNPG, chart=chart)
     assert "kind: Job" not in release.get("manifest", "")
     assert [line for line in log if "unknown hook" in line], log
@@ -264,13 +258,6 @@ def test_install_dry_run_control_a_misspelt_hook_is_caught(tmp_path) -> None:
 
 def test_install_dry_run_control_a_misspelt_annotation_key_is_caught(tmp_path) -> None:
     """With `helm.sh/hooks`, the Job is an ordinary object: it lands in the manifest."""
-    import shutil
-
-    chart = tmp_path / "schemagate"
-    shutil.copytree(CHART, chart)
-    helpers = chart / "templates" / "_helpers.tpl"
-    text = helpers.read_text()
-    assert "helm.sh/hook: {{ .hooks }}" in text
-    helpers.write_text(text.replace("helm.sh/hook: {{ .hooks }}", "helm.sh/hooks: {{ .hooks }}"))
+    chart = mutated_chart(tmp_path, "_helpers.tpl", "helm.sh/hook: {{ .hooks }}", "helm.sh/hooks: {{ .hooks }}")
     release, _ = install_dry_run(CNPG, chart=chart)
     assert "kind: Job" in release.get("manifest", "")

@@ -9,7 +9,7 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 
-from chartlib import CHART, KUBE_VERSIONS, ci_value_files, load_values, render, validate_k8s, migrate_job
+from chartlib import CHART, KUBE_VERSIONS, ci_value_files, load_values, mutated_chart, render, validate_k8s, migrate_job
 
 CI = ci_value_files()
 
@@ -42,13 +42,8 @@ def test_strict_validation_rejects_an_unknown_field() -> None:
 
 def test_lint_reports_a_broken_template(tmp_path: Path) -> None:
     # The control for the lint test: a template error is reported as data, not swallowed.
-    import shutil
-
-    chart = tmp_path / "schemagate"
-    shutil.copytree(CHART, chart)
-    helpers = chart / "templates" / "_helpers.tpl"
-    text = helpers.read_text()
-    assert "backoffLimit: {{ $.Values.job.backoffLimit }}" in text
-    helpers.write_text(text.replace("backoffLimit: {{ $.Values.job.backoffLimit }}", "backoffLimit: {{ $.Values.job.backoffLimit"))
+    chart = mutated_chart(
+        tmp_path, "_helpers.tpl", "backoffLimit: {{ $.Values.job.backoffLimit }}", "backoffLimit: {{ $.Values.job.backoffLimit"
+    )
     report = helm.lint(chart, load_values(CHART / "ci" / "cloudnativepg-values.yaml"), strict=True)
     assert report["errors"] or [m for m in report["messages"] if m["severity"] >= 2]
