@@ -441,7 +441,7 @@ impl<'a> Run<'a> {
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
             Command::Baseline => self.baseline(&w.c).await,
             Command::Repair => self.repair(&w).await,
-            Command::Version | Command::Help | Command::CrashTest => Ok(()),
+            Command::Version | Command::Help | Command::CrashTest | Command::Lint => Ok(()),
         };
         drop(_registration);
         let Workspace {
@@ -506,7 +506,7 @@ pub(crate) fn leave_to_exit<T>(value: T) {
     std::mem::forget(value);
 }
 
-fn resolve_all<'a>(
+pub(crate) fn resolve_all<'a>(
     migrations: &'a [Script],
     values: &Values,
 ) -> Result<Vec<Resolved<'a>>, Failure> {
@@ -525,7 +525,7 @@ fn resolve_all<'a>(
     }
 }
 
-fn locals(migrations: &[Script], resolved: &[Resolved<'_>]) -> Vec<Local> {
+pub(crate) fn locals(migrations: &[Script], resolved: &[Resolved<'_>]) -> Vec<Local> {
     migrations
         .iter()
         .zip(resolved)

@@ -11,6 +11,7 @@ pub enum Command {
     Baseline,
     Repair,
     Plan,
+    Lint,
     Version,
     Help,
     /// Hidden: panics on purpose, so tests can prove the panic path (exit 70, no secret in
@@ -29,6 +30,12 @@ pub struct Cli {
     pub command: Command,
     pub format: Format,
     pub exit_codes: bool,
+    /// `lint`'s files, in the order given.
+    pub files: Vec<String>,
+    /// `lint --format`: text, json, sarif or github.
+    pub lint_format: crate::core::lint::report::Format,
+    /// `lint --rules`: list the rules and exit.
+    pub list_rules: bool,
     /// `--deadline 5m` becomes `("SCHEMAGATE_DEADLINE", "5m")`, appended after the environment so it wins.
     pub overrides: Vec<(String, String)>,
 }
@@ -46,6 +53,9 @@ commands:
   repair     remove failed rows and realign checksums/descriptions with the local files
   plan       print the SQL that migrate would run, without running it (deferred scripts
              commented out)
+  lint       [FILE...] zero-downtime checks: the files given, else the pending scripts
+             (with a database) or every local script; --format text|json|sarif|github,
+             --rules lists the rules; exit 65 on an error finding
   version    print version, commit and build target (--exit-codes --format json: the exit-code table)
 
 Every setting is an environment variable (SCHEMAGATE_DEADLINE, PGHOST, ...); a flag of the
@@ -61,6 +71,7 @@ fn command(word: &str) -> Option<Command> {
         "baseline" => Command::Baseline,
         "repair" => Command::Repair,
         "plan" => Command::Plan,
+        "lint" => Command::Lint,
         "version" => Command::Version,
         "help" => Command::Help,
         "internal-crash-test" => Command::CrashTest,
@@ -86,8 +97,12 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         command: Command::Migrate,
         format: Format::Table,
         exit_codes: false,
+        files: Vec::new(),
+        lint_format: crate::core::lint::report::Format::Text,
+        list_rules: false,
         overrides: Vec::new(),
     };
+    let mut format_arg: Option<String> = None;
     let mut seen_command = false;
     let mut i = 0;
     while i < args.len() {
@@ -102,6 +117,11 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             continue;
         }
         let Some(flag) = arg.strip_prefix("--") else {
+            let secret_like = arg.contains("://") || arg.contains('@') || arg.contains('=');
+            if seen_command && cli.command == Command::Lint && !secret_like {
+                cli.files.push(arg.clone());
+                continue;
+            }
             if seen_command {
                 return Err(format!("unexpected argument {}", shown(arg)));
             }
@@ -127,13 +147,8 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         };
         match name {
             "exit-codes" => cli.exit_codes = true,
-            "format" => {
-                cli.format = match value(&mut i)?.as_str() {
-                    "json" => Format::Json,
-                    "table" | "text" => Format::Table,
-                    other => return Err(format!("--format {other}: use table or json")),
-                }
-            }
+            "rules" => cli.list_rules = true,
+            "format" => format_arg = Some(value(&mut i)?),
             _ => {
                 let key = name.replace('-', "_").to_ascii_uppercase();
                 let known = SETTINGS.contains(&key.as_str()) || key.starts_with("PLACEHOLDER_");
@@ -156,6 +171,19 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                 };
                 cli.overrides.push((format!("SCHEMAGATE_{key}"), v));
             }
+        }
+    }
+    if let Some(f) = format_arg {
+        if cli.command == Command::Lint {
+            use crate::core::lint::report::Format as L;
+            cli.lint_format = L::parse(&f)
+                .ok_or_else(|| format!("--format {f}: lint writes {}", L::NAMES.join(", ")))?;
+        } else {
+            cli.format = match f.as_str() {
+                "json" => Format::Json,
+                "table" | "text" => Format::Table,
+                other => return Err(format!("--format {other}: use table or json")),
+            };
         }
     }
     Ok(cli)
@@ -220,6 +248,22 @@ mod tests {
                 .unwrap_err()
                 .contains("--deadline needs a value")
         );
+    }
+
+    #[test]
+    fn lint_takes_files_and_its_own_formats() {
+        use crate::core::lint::report::Format as L;
+        let c = p(&["lint", "a.sql", "--format", "sarif", "b.sql"]).unwrap();
+        assert_eq!(c.command, Command::Lint);
+        assert_eq!(c.files, ["a.sql", "b.sql"]);
+        assert_eq!(c.lint_format, L::Sarif);
+        assert!(
+            p(&["lint", "--format", "table"])
+                .unwrap_err()
+                .contains("text, json, sarif, github")
+        );
+        assert!(p(&["info", "--format", "sarif"]).is_err());
+        assert!(p(&["lint", "--rules"]).unwrap().list_rules);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 pub mod app;
 pub mod cli;
-mod commands;
+pub mod commands;
 pub mod config;
 pub mod core;
 pub mod fsio;

@@ -166,6 +166,10 @@ fn main() -> ExitCode {
             print_version(&cli);
             return ExitCode::SUCCESS;
         }
+        Command::Lint if cli.list_rules => {
+            print!("{}", schemagate::commands::lint::rules_table());
+            return ExitCode::SUCCESS;
+        }
         _ => {}
     }
     let mut env: Vec<(String, String)> = std::env::vars_os()
@@ -174,7 +178,14 @@ fn main() -> ExitCode {
     env.extend(cli.overrides.iter().cloned());
     install_panic_hook(&env);
 
-    let settings = match config::load(&env, &FsSecretFiles) {
+    // `lint` connects only when connection settings are given (SPEC §8); without them the
+    // user it would connect as is a stand-in that is never used.
+    let offline = cli.command == Command::Lint && !config::connection_given(&env);
+    let mut config_env = env.clone();
+    if offline {
+        config_env.push(("PGUSER".into(), "schemagate-lint".into()));
+    }
+    let settings = match config::load(&config_env, &FsSecretFiles) {
         Ok(s) => s,
         Err(e) => {
             let _ = output::init_logging(None, "info");
@@ -195,7 +206,12 @@ fn main() -> ExitCode {
             &env,
         );
     }
-    tracing::info!(command = ?cli.command, target = %settings.conn.redacted_url(), version = VERSION, "schemagate starting");
+    let target = if offline {
+        "(none: no connection settings, linting statically)".to_string()
+    } else {
+        settings.conn.redacted_url()
+    };
+    tracing::info!(command = ?cli.command, target = %target, version = VERSION, "schemagate starting");
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -220,8 +236,19 @@ fn main() -> ExitCode {
         let stop = Stop::new();
         let deadline = tokio::time::Instant::from_std(started + settings.deadline);
         let watcher = tokio::spawn(watch_signals_and_deadline(stop.clone(), deadline));
-        let run = Run::new(&settings, &stop, deadline, cli.format, scripts);
-        let outcome = run.run(cli.command, &mut report).await;
+        let outcome = if cli.command == Command::Lint {
+            drop(scripts);
+            schemagate::commands::lint::lint_command(
+                &settings,
+                &cli.files,
+                cli.lint_format,
+                offline,
+            )
+            .await
+        } else {
+            let run = Run::new(&settings, &stop, deadline, cli.format, scripts);
+            run.run(cli.command, &mut report).await
+        };
         watcher.abort();
         // A stop that arrived while the run was already failing for its own reason is still
         // what the caller must see: a retry can help.

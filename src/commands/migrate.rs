@@ -49,6 +49,8 @@ impl Run<'_> {
             tracing::info!("no migrations found in SCHEMAGATE_LOCATIONS; nothing to apply");
             return Ok(());
         }
+        // Before the lock and before any change: a refused script costs nobody a wait.
+        self.lint_gate(w, &plan).await?;
         self.with_lock("migrate", &w.c, async |lock_session: &Session| {
             self.migrate_locked(w, lock_session, report).await
         })

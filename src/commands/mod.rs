@@ -2,6 +2,7 @@
 
 mod baseline;
 mod info;
+pub mod lint;
 mod migrate;
 mod repair;
 mod validate;

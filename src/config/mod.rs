@@ -14,5 +14,20 @@ mod values;
 
 pub use conn::{ConnSettings, RootCerts, Secret, SslMode};
 pub use raw::{SETTINGS, SecretFiles};
-pub use settings::{ConfigError, LogFormat, Settings, load};
+pub use settings::{ConfigError, LintMode, LintSettings, LogFormat, Settings, load};
 pub use values::{parse_bool, parse_duration};
+
+/// Whether any connection setting is given (SPEC §8: `lint` connects only then). The
+/// variables are the ones connection settings are read from: a URL, a `PG*` variable (or
+/// its `_FILE` form), or a mounted Secret.
+pub fn connection_given(env: &[(String, String)]) -> bool {
+    env.iter().any(|(k, v)| {
+        !v.is_empty()
+            && (matches!(
+                k.as_str(),
+                "SCHEMAGATE_DATABASE_URL" | "DATABASE_URL" | "SCHEMAGATE_SECRET_DIR"
+            ) || raw::LIBPQ_VARS
+                .iter()
+                .any(|p| k == p || k.strip_suffix("_FILE") == Some(p)))
+    })
+}

@@ -10,13 +10,31 @@ use std::time::Duration;
 use super::conn::ConnSettings;
 use super::connection;
 use super::raw::{Env, PREFIX, Raw, SecretFiles};
-use super::values::{MAX_IDENTIFIER_BYTES, boolean, duration, is_version};
+use super::values::{MAX_IDENTIFIER_BYTES, boolean, bytes, duration, is_version};
 use crate::core::backfill::{self, Limits};
 use crate::core::contract::{ContractMode, Release};
 use crate::core::outcome::{Failure, FailureKind};
 
 /// Everything a run needs to know, validated. `Debug` shows no password and no placeholder
 /// value.
+/// What `migrate` does with lint findings (SPEC §8 "Gate").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintMode {
+    /// Refuse with 65 before any change when a pending script has an error finding.
+    Enforce,
+    /// Log the findings and go on.
+    Warn,
+    Off,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LintSettings {
+    pub mode: LintMode,
+    pub small_rows: u64,
+    pub small_bytes: u64,
+    pub allows: Vec<crate::core::lint::allow::EnvAllow>,
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `SCHEMAGATE_DATABASE_URL`/`DATABASE_URL`, then `PG*`, then `SCHEMAGATE_SECRET_DIR`.
@@ -65,6 +83,8 @@ pub struct Settings {
     /// `SCHEMAGATE_BATCH_SIZE`, `_BATCH_TIMEOUT`, `_BATCH_PAUSE`, `_MAX_REPLICATION_LAG`,
     /// `_BATCH_MAX`.
     pub backfill: Limits,
+    /// `SCHEMAGATE_LINT`, `_LINT_SMALL_ROWS`, `_LINT_SMALL_SIZE`, `_LINT_ALLOW` (SPEC §8).
+    pub lint: LintSettings,
     /// `SCHEMAGATE_LOG_FORMAT`: `None` (unset or `auto`) is text on a terminal, else JSON.
     pub log_format: Option<LogFormat>,
     /// `SCHEMAGATE_LOG`, else `RUST_LOG`, else `info`. Not checked here: the logging layer
@@ -129,6 +149,7 @@ impl fmt::Debug for Settings {
             .field("contract_settle", &self.contract_settle)
             .field("contract_wait", &self.contract_wait)
             .field("backfill", &self.backfill)
+            .field("lint", &self.lint)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("termination_log", &self.termination_log)
@@ -225,6 +246,7 @@ impl Check<'_> {
             ),
             contract_wait: self.duration("CONTRACT_WAIT", &s.contract_wait, Duration::ZERO),
             backfill: self.backfill(),
+            lint: self.lint(),
             log_format: self.log_format(),
             log_filter: s
                 .log
@@ -360,6 +382,46 @@ impl Check<'_> {
             self.fail_value("LOCATIONS", value, "names no folder; use e.g. /migrations");
         }
         out
+    }
+
+    fn lint(&mut self) -> LintSettings {
+        let s = &self.raw.settings;
+        let mode = match s.lint.as_deref().map(str::trim) {
+            None | Some("enforce") => LintMode::Enforce,
+            Some("warn") => LintMode::Warn,
+            Some("off") => LintMode::Off,
+            Some(other) => {
+                let other = other.to_string();
+                self.fail_value(
+                    "LINT",
+                    &other,
+                    "is not a lint mode; use enforce (refuse a pending script with an error finding, exit 65), warn (log findings and go on) or off",
+                );
+                LintMode::Enforce
+            }
+        };
+        let small_rows = self.count("LINT_SMALL_ROWS", &s.lint_small_rows, 10_000, 0..=u64::MAX);
+        let small_bytes = match s.lint_small_size.as_deref() {
+            None => 64 << 20,
+            Some(v) => bytes(v).unwrap_or_else(|why| {
+                let v = v.to_string();
+                self.fail_value("LINT_SMALL_SIZE", &v, &why);
+                64 << 20
+            }),
+        };
+        let allows = match s.lint_allow.as_deref() {
+            None => Vec::new(),
+            Some(v) => crate::core::lint::allow::parse_env(v).unwrap_or_else(|why| {
+                self.fail("LINT_ALLOW", &why);
+                Vec::new()
+            }),
+        };
+        LintSettings {
+            mode,
+            small_rows,
+            small_bytes,
+            allows,
+        }
     }
 
     fn contract(&mut self) -> ContractMode {

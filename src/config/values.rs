@@ -25,6 +25,30 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
         .ok_or_else(|| format!("{text:?} is not a boolean; use true or false (1/0, yes/no)"))
 }
 
+/// A size as PostgreSQL writes one: `64MB`, `500kB`, `1GB`, `1TB`, or a number of bytes.
+/// Units are powers of 1024, as in PostgreSQL's settings.
+pub(crate) fn bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let help = "is not a size; write a number of bytes or one with a unit: 500kB, 64MB, 1GB, 1TB";
+    if digits == 0 {
+        return Err(help.into());
+    }
+    let n: u64 = t[..digits]
+        .parse()
+        .map_err(|_| "is too large".to_string())?;
+    let factor: u64 = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        "tb" => 1 << 40,
+        _ => return Err(help.into()),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| "is too large".to_string())
+}
+
 /// [`parse_duration`] without the value in the error: the reason reads after the value's name.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -120,6 +144,16 @@ pub(crate) fn cut_to_bytes(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes("64MB"), Ok(64 << 20));
+        assert_eq!(bytes(" 500kB "), Ok(500 << 10));
+        assert_eq!(bytes("1gb"), Ok(1 << 30));
+        assert_eq!(bytes("4096"), Ok(4096));
+        assert!(bytes("64 megs").is_err());
+        assert!(bytes("MB").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -72,7 +72,7 @@ static FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(PREFIX.a
 
 /// The directive in a comment token's text, if the comment is one: the text after
 /// `schemagate:`, and whether it was a line comment.
-fn directive_text(comment: &str) -> Option<&str> {
+pub fn directive_text(comment: &str) -> Option<&str> {
     let body = if let Some(b) = comment.strip_prefix("--") {
         b
     } else {
@@ -160,9 +160,13 @@ pub fn read(sql: &str) -> Result<Directives, Vec<String>> {
     }
 }
 
-/// `<rule>[,<rule>…] reason="<why>"`: the shape SPEC §8 gives; which rule ids exist is the
-/// lint's to say.
 fn check_allow(args: &str) -> Result<(), String> {
+    parse_allow(args).map(|_| ())
+}
+
+/// `<rule>[,<rule>…] reason="<why>"`, the shape SPEC §8 gives: the rule ids and the reason.
+/// Which rule ids exist is the lint's to say.
+pub fn parse_allow(args: &str) -> Result<(Vec<&str>, &str), String> {
     let (rules, rest) = match args.find(char::is_whitespace) {
         Some(i) => (&args[..i], args[i..].trim()),
         None => (args, ""),
@@ -182,7 +186,7 @@ fn check_allow(args: &str) -> Result<(), String> {
         .and_then(|r| r.strip_suffix('"'))
         .map(str::trim);
     match reason {
-        Some(r) if !r.is_empty() => Ok(()),
+        Some(r) if !r.is_empty() => Ok((rules.split(',').collect(), r)),
         _ => Err(format!(
             "for {rules} needs a reason: end it with reason=\"<why this is safe>\""
         )),

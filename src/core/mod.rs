@@ -7,6 +7,7 @@ pub mod directives;
 pub mod discover;
 pub mod hint;
 pub mod lexer;
+pub mod lint;
 pub mod outcome;
 pub mod placeholders;
 pub mod plan;

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod backfill;
+pub mod catalog;
 pub mod companions;
 pub mod connect;
 pub mod exec;
