@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 BENCH_BUILD ?= static
 BENCH_BIN ?= $(STATIC_BIN)
 
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-lint
 
 bench-deps: deps
 	@missing=""; \
@@ -27,3 +27,8 @@ bench-deps: deps
 
 bench: bench-deps $(BENCH_BUILD)
 	python3 bench/run.py --bin $(BENCH_BIN) --peers $(PEERS) --runs $(BENCH_RUNS) $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-lint
+
+## `lint` over 196 generated migrations without a database (target: < 100 ms), squawk beside it.
+bench-lint: $(BENCH_BUILD) lint-deps
+	python3 bench/lint_corpus.py --bin $(BENCH_BIN) --squawk $(LINT_VENV)/bin/squawk --runs 21

@@ -64,6 +64,16 @@ fn finish(
         _ => String::new(),
     };
     let paragraph = match outcome {
+        Ok(()) if command == "lint" => {
+            tracing::info!(
+                command,
+                outcome = name,
+                exit_code = code,
+                duration_ms,
+                "lint ok in {duration_ms} ms"
+            );
+            "schemagate lint: ok (exit 0)".to_string()
+        }
         Ok(()) => {
             tracing::info!(
                 command,

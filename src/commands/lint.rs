@@ -15,7 +15,7 @@ use crate::core::lint::{self, Input, Lint, Options, Severity};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Values};
 use crate::core::plan::{self, Plan, Policy};
-use crate::core::script::{Kind, Version};
+use crate::core::script::{Kind, Version, parse_name};
 use crate::core::split::{self, Statement, non_transactional_reason};
 use crate::pg::connect::connect_with_retry;
 use crate::pg::{catalog, exec, history};
@@ -48,10 +48,17 @@ impl Owned {
 
     /// A file with no migration name (`lint add_index.sql`): linted as a script that runs
     /// in a transaction unless a statement needs otherwise, as Flyway would run it.
-    fn plain(display: &str, text: String) -> Result<Owned, String> {
+    fn plain(display: &str, text: String, values: &Values) -> Result<Owned, String> {
         let phase = directives::read(&text)
             .map_err(|e| format!("{display}: {}", e.join("; ")))?
             .phase;
+        let name = Path::new(display)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(display);
+        let text = placeholders::replace(&text, values, name, phase == directives::Phase::Backfill)
+            .map_err(|e| format!("{display} {e}"))?
+            .into_owned();
         let statements = split::split(&text).map_err(|e| format!("{display}: {e}"))?;
         let transactional = !statements
             .iter()
@@ -234,20 +241,27 @@ fn read_files(files: &[String], values: &Values) -> Result<Vec<Owned>, Failure> 
                 bytes: b,
             });
         }
-        let plain_bytes = entries[0].bytes.clone();
-        match discover(entries) {
-            Ok(s) if !s.migrations.is_empty() => match Owned::of(&s.migrations[0], values, true) {
-                Ok(o) => out.push(o),
-                Err(e) => problems.push(e),
-            },
-            Ok(_) => match String::from_utf8(plain_bytes) {
+        // Not named like a migration (`add_index.sql`): a plain script, as `psql -f` would run it.
+        if !matches!(parse_name(&name), Ok(Some(_))) {
+            let bytes = entries.swap_remove(0).bytes;
+            match String::from_utf8(bytes) {
                 Ok(text) => {
-                    match Owned::plain(f, text.trim_start_matches('\u{feff}').to_string()) {
+                    match Owned::plain(f, text.trim_start_matches('\u{feff}').to_string(), values) {
                         Ok(o) => out.push(o),
                         Err(e) => problems.push(e),
                     }
                 }
                 Err(_) => problems.push(format!("{f}: not valid UTF-8; save the file as UTF-8")),
+            }
+            continue;
+        }
+        match discover(entries) {
+            Ok(s) => match s.migrations.first().or(s.callbacks.first()) {
+                Some(script) => match Owned::of(script, values, true) {
+                    Ok(o) => out.push(o),
+                    Err(e) => problems.push(e),
+                },
+                None => problems.push(format!("{f}: an undo script; lint the script it undoes")),
             },
             Err(e) => problems.extend(e),
         }

@@ -1068,6 +1068,42 @@ mod tests {
     }
 
     #[test]
+    fn lint_settings() {
+        let s = ok(&[]);
+        assert_eq!(s.lint.mode, LintMode::Enforce);
+        assert_eq!((s.lint.small_rows, s.lint.small_bytes), (10_000, 64 << 20));
+        let s = ok(&[
+            ("SCHEMAGATE_LINT", "warn"),
+            ("SCHEMAGATE_LINT_SMALL_ROWS", "500"),
+            ("SCHEMAGATE_LINT_SMALL_SIZE", "8MB"),
+            (
+                "SCHEMAGATE_LINT_ALLOW",
+                "7.1:lock-index-not-concurrent;8:compat-rename",
+            ),
+        ]);
+        assert_eq!(s.lint.mode, LintMode::Warn);
+        assert_eq!((s.lint.small_rows, s.lint.small_bytes), (500, 8 << 20));
+        assert_eq!(s.lint.allows.len(), 2);
+        let e = err(&[("SCHEMAGATE_LINT", "strict")]);
+        assert!(
+            e.contains("SCHEMAGATE_LINT=\"strict\"") || e.contains("SCHEMAGATE_LINT"),
+            "{e}"
+        );
+        assert!(e.contains("use enforce"), "{e}");
+        let e = err(&[("SCHEMAGATE_LINT_SMALL_SIZE", "64 megs")]);
+        assert!(
+            e.contains("SCHEMAGATE_LINT_SMALL_SIZE") && e.contains("64MB"),
+            "{e}"
+        );
+        let e = err(&[("SCHEMAGATE_LINT_ALLOW", "7:lock-index-not-concurent")]);
+        assert!(
+            e.contains("SCHEMAGATE_LINT_ALLOW")
+                && e.contains("did you mean `lock-index-not-concurrent`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_password_never_appears_in_errors_or_debug() {
         let enc = percent_encode(PASSWORD);
         let quoted = kv_quote(PASSWORD);

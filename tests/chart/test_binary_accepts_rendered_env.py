@@ -58,7 +58,8 @@ def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_c
             "waitTimeout": "1m", "connectTimeout": 3, "lockWait": "30s", "lockTimeout": "250ms",
             "lockRetries": 0, "statementTimeout": "1h30m", "logFormat": "text", "log": "debug",
             "batchSize": 500, "batchTimeout": "25s", "batchPause": "100ms", "maxReplicationLag": 0,
-            "batchMax": "5000",
+            "batchMax": "5000", "lint": "warn", "lintSmallRows": 500, "lintSmallSize": "8MB",
+            "lintAllow": "2:lock-index-not-concurrent;3:compat-rename",
         },
         "app": {"name": "shop", "version": "1.4.2"},
         "contract": {"settle": "5s", "wait": "1m"},
@@ -67,8 +68,8 @@ def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_c
     objects = render(values)
     job = migrate_job(objects)
     names = {e["name"] for e in pod_spec(job)["containers"][0]["env"]}
-    # 20 as before, 5 backfill settings, the app, its version and the settle.
-    assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 28, sorted(names)
+    # 20 as before, 5 backfill settings, the app, its version, the settle and 4 lint settings.
+    assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 32, sorted(names)
     assert_runs_to_unavailable(objects, tmp_path, exit_codes)
 
 

@@ -536,31 +536,8 @@ pub fn parse(stmt: &str) -> Stmt {
             let cascade = rest_has(&c, "cascade");
             Stmt::Truncate { tables, cascade }
         }
-        "update" => {
-            c.eat("only");
-            let Some(table) = c.qname() else {
-                return Stmt::Other;
-            };
-            Stmt::Change {
-                verb: "UPDATE",
-                table,
-                has_where: rest_has(&c, "where"),
-            }
-        }
-        "delete" => {
-            if !c.eat("from") {
-                return Stmt::Other;
-            }
-            c.eat("only");
-            let Some(table) = c.qname() else {
-                return Stmt::Other;
-            };
-            Stmt::Change {
-                verb: "DELETE",
-                table,
-                has_where: rest_has(&c, "where"),
-            }
-        }
+        "update" => change(&mut c, "UPDATE"),
+        "delete" if c.eat("from") => change(&mut c, "DELETE"),
         "insert" => {
             if !c.eat("into") {
                 return Stmt::Other;
@@ -703,6 +680,19 @@ pub fn parse(stmt: &str) -> Stmt {
         "begin" | "commit" | "rollback" | "savepoint" | "release" | "end" => Stmt::Transaction,
         "start" if c.is("transaction") => Stmt::Transaction,
         _ => Stmt::Other,
+    }
+}
+
+/// `UPDATE [ONLY] t …` / `DELETE FROM [ONLY] t …`, the cursor after the verb.
+fn change(c: &mut Cur<'_>, verb: &'static str) -> Stmt {
+    c.eat("only");
+    match c.qname() {
+        Some(table) => Stmt::Change {
+            verb,
+            table,
+            has_where: rest_has(c, "where"),
+        },
+        None => Stmt::Other,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, Stmt};
+use crate::core::lint::parse::Action;
 
 pub static RULE: Rule = Rule {
     id: "compat-drop-not-null",
@@ -16,19 +16,14 @@ pub static RULE: Rule = Rule {
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
-        };
-        for a in actions {
-            if let Action::DropNotNull { column } = a {
-                out.push(Hit::on(
-                    i,
-                    table,
-                    format!("DROP NOT NULL on {table}.{column}: the app version still running may read a NULL it does not handle"),
-                    format!("Drop it in a `-- schemagate:contract` script once every running reader handles NULL in {column}, or keep NOT NULL with a sentinel default"),
-                ));
-            }
+    for (i, table, a) in cx.actions() {
+        if let Action::DropNotNull { column } = a {
+            out.push(Hit::on(
+                i,
+                table,
+                format!("DROP NOT NULL on {table}.{column}: the app version still running may read a NULL it does not handle"),
+                format!("Drop it in a `-- schemagate:contract` script once every running reader handles NULL in {column}, or keep NOT NULL with a sentinel default"),
+            ));
         }
     }
     out

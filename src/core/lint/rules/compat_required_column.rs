@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, Stmt};
+use crate::core::lint::parse::Action;
 
 pub static RULE: Rule = Rule {
     id: "compat-required-column",
@@ -16,28 +16,23 @@ pub static RULE: Rule = Rule {
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
+    for (i, table, a) in cx.actions() {
+        let Action::AddColumn(c) = a else { continue };
+        let fills = c.default.as_ref().is_some_and(|d| !d.null)
+            || c.identity
+            || c.generated_stored
+            || c.generated_virtual
+            || c.ty.as_ref().is_some_and(|t| t.is_serial());
+        if !(c.not_null || c.primary_key) || fills {
             continue;
-        };
-        for a in actions {
-            let Action::AddColumn(c) = a else { continue };
-            let fills = c.default.as_ref().is_some_and(|d| !d.null)
-                || c.identity
-                || c.generated_stored
-                || c.generated_virtual
-                || c.ty.as_ref().is_some_and(|t| t.is_serial());
-            if !(c.not_null || c.primary_key) || fills {
-                continue;
-            }
-            let col = &c.name;
-            out.push(Hit::on(
-                i,
-                table,
-                format!("ADD COLUMN {col} NOT NULL without a DEFAULT on {table}{{size}}: it fails if the table has rows, and the running app version's INSERTs, which do not name {col}, fail once it exists"),
-                format!("Add {col} nullable, or with a constant DEFAULT (no rewrite on PostgreSQL ≥ 11); make it NOT NULL in a `-- schemagate:contract` script once every running app writes it"),
-            ));
         }
+        let col = &c.name;
+        out.push(Hit::on(
+            i,
+            table,
+            format!("ADD COLUMN {col} NOT NULL without a DEFAULT on {table}{{size}}: it fails if the table has rows, and the running app version's INSERTs, which do not name {col}, fail once it exists"),
+            format!("Add {col} nullable, or with a constant DEFAULT (no rewrite on PostgreSQL ≥ 11); make it NOT NULL in a `-- schemagate:contract` script once every running app writes it"),
+        ));
     }
     out
 }

@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, ConstraintKind, Stmt};
+use crate::core::lint::parse::{Action, ConstraintKind};
 
 pub static RULE: Rule = Rule {
     id: "lock-constraint-without-not-valid",
@@ -19,56 +19,51 @@ pub static RULE: Rule = Rule {
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
+    for (i, table, a) in cx.actions() {
+        let (name, what, refs) = match a {
+            Action::AddConstraint {
+                name,
+                kind: ConstraintKind::Check { .. },
+                not_valid: false,
+            } => (name.clone(), "CHECK", None),
+            Action::AddConstraint {
+                name,
+                kind: ConstraintKind::ForeignKey { references },
+                not_valid: false,
+            } => (name.clone(), "FOREIGN KEY", references.clone()),
+            // A new column that is all NULL validates nothing; with a default it is
+            // checked row by row.
+            Action::AddColumn(c)
+                if c.references.is_some() && c.default.as_ref().is_some_and(|d| !d.null) =>
+            {
+                (None, "FOREIGN KEY", c.references.clone())
+            }
+            _ => continue,
         };
-        for a in actions {
-            let (name, what, refs) = match a {
-                Action::AddConstraint {
-                    name,
-                    kind: ConstraintKind::Check { .. },
-                    not_valid: false,
-                } => (name.clone(), "CHECK", None),
-                Action::AddConstraint {
-                    name,
-                    kind: ConstraintKind::ForeignKey { references },
-                    not_valid: false,
-                } => (name.clone(), "FOREIGN KEY", references.clone()),
-                // A new column that is all NULL validates nothing; with a default it is
-                // checked row by row.
-                Action::AddColumn(c)
-                    if c.references.is_some() && c.default.as_ref().is_some_and(|d| !d.null) =>
-                {
-                    (None, "FOREIGN KEY", c.references.clone())
-                }
-                _ => continue,
-            };
-            let n = name.clone().unwrap_or_else(|| "<name>".into());
-            let (lock, waits) = match &refs {
-                Some(r) => (
-                    format!("SHARE ROW EXCLUSIVE on {table} and {r}"),
-                    "writes to both wait",
-                ),
-                None => (
-                    format!("ACCESS EXCLUSIVE on {table}"),
-                    "reads and writes wait",
-                ),
-            };
-            let mut tables = vec![table.clone()];
-            tables.extend(refs.clone());
-            out.push(Hit {
-                stmt: i,
-                tables,
-                message: format!(
-                    "ADD {what} validates every row of {table}{{size}} while holding {lock}: {waits} for the whole scan"
-                ),
-                rewrite: format!(
-                    "`ALTER TABLE {table} ADD CONSTRAINT {n} {what} (…) NOT VALID` (fast; new rows are checked from then on), then in the next script `ALTER TABLE {table} VALIDATE CONSTRAINT {n}`, which scans under SHARE UPDATE EXCLUSIVE while reads and writes go on"
-                ),
-                ..Hit::default()
-            });
-        }
+        let n = name.clone().unwrap_or_else(|| "<name>".into());
+        let (lock, waits) = match &refs {
+            Some(r) => (
+                format!("SHARE ROW EXCLUSIVE on {table} and {r}"),
+                "writes to both wait",
+            ),
+            None => (
+                format!("ACCESS EXCLUSIVE on {table}"),
+                "reads and writes wait",
+            ),
+        };
+        let mut tables = vec![table.clone()];
+        tables.extend(refs.clone());
+        out.push(Hit {
+            stmt: i,
+            tables,
+            message: format!(
+                "ADD {what} validates every row of {table}{{size}} while holding {lock}: {waits} for the whole scan"
+            ),
+            rewrite: format!(
+                "`ALTER TABLE {table} ADD CONSTRAINT {n} {what} (…) NOT VALID` (fast; new rows are checked from then on), then in the next script `ALTER TABLE {table} VALIDATE CONSTRAINT {n}`, which scans under SHARE UPDATE EXCLUSIVE while reads and writes go on"
+            ),
+            ..Hit::default()
+        });
     }
     out
 }

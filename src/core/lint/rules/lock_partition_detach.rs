@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, Stmt};
+use crate::core::lint::parse::Action;
 
 pub static RULE: Rule = Rule {
     id: "lock-partition-detach",
@@ -16,43 +16,38 @@ pub static RULE: Rule = Rule {
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
-        };
-        for a in actions {
-            match a {
-                // CONCURRENTLY exists from PostgreSQL 14.
-                Action::DetachPartition {
-                    partition,
-                    concurrently: false,
-                } if cx.version().is_none_or(|v| v >= 140_000) => {
-                    out.push(Hit {
-                        severity: cx.big(table, i).then_some(Severity::Error).filter(|_| cx.live.is_some()),
-                        ..Hit::on(
-                            i,
-                            table,
-                            format!("DETACH PARTITION {partition} takes ACCESS EXCLUSIVE on {table}{{size}}: every query on the partitioned table queues behind it"),
-                            format!("`ALTER TABLE {table} DETACH PARTITION {partition} CONCURRENTLY` in a script of its own (not in a transaction; not with a default partition)"),
-                        )
-                    });
-                }
-                Action::AttachPartition { partition } => {
-                    if cx.live_table(partition).is_some_and(|t| t.has_valid_check) {
-                        continue;
-                    }
-                    out.push(Hit {
-                        severity: cx.big(partition, i).then_some(Severity::Error).filter(|_| cx.live.is_some()),
-                        ..Hit::on(
-                            i,
-                            partition,
-                            format!("ATTACH PARTITION {partition} scans all of {partition}{{size}} under ACCESS EXCLUSIVE to prove its rows fit the bound"),
-                            format!("First `ALTER TABLE {partition} ADD CONSTRAINT {p}_bound CHECK (<the partition bound>) NOT VALID` and `VALIDATE CONSTRAINT {p}_bound` in a script of its own; then ATTACH skips the scan", p = partition.name),
-                        )
-                    });
-                }
-                _ => {}
+    for (i, table, a) in cx.actions() {
+        match a {
+            // CONCURRENTLY exists from PostgreSQL 14.
+            Action::DetachPartition {
+                partition,
+                concurrently: false,
+            } if cx.version().is_none_or(|v| v >= 140_000) => {
+                out.push(Hit {
+                    severity: cx.big(table, i).then_some(Severity::Error).filter(|_| cx.live.is_some()),
+                    ..Hit::on(
+                        i,
+                        table,
+                        format!("DETACH PARTITION {partition} takes ACCESS EXCLUSIVE on {table}{{size}}: every query on the partitioned table queues behind it"),
+                        format!("`ALTER TABLE {table} DETACH PARTITION {partition} CONCURRENTLY` in a script of its own (not in a transaction; not with a default partition)"),
+                    )
+                });
             }
+            Action::AttachPartition { partition } => {
+                if cx.live_table(partition).is_some_and(|t| t.has_valid_check) {
+                    continue;
+                }
+                out.push(Hit {
+                    severity: cx.big(partition, i).then_some(Severity::Error).filter(|_| cx.live.is_some()),
+                    ..Hit::on(
+                        i,
+                        partition,
+                        format!("ATTACH PARTITION {partition} scans all of {partition}{{size}} under ACCESS EXCLUSIVE to prove its rows fit the bound"),
+                        format!("First `ALTER TABLE {partition} ADD CONSTRAINT {p}_bound CHECK (<the partition bound>) NOT VALID` and `VALIDATE CONSTRAINT {p}_bound` in a script of its own; then ATTACH skips the scan", p = partition.name),
+                    )
+                });
+            }
+            _ => {}
         }
     }
     out

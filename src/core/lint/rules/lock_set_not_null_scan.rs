@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, ConstraintKind, Name, Stmt};
+use crate::core::lint::parse::{Action, ConstraintKind, Name};
 
 pub static RULE: Rule = Rule {
     id: "lock-set-not-null-scan",
@@ -30,41 +30,36 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
     // Before 12 a CHECK does not spare the scan.
     let proof_counts = cx.version().is_none_or(|v| v >= 120_000);
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
+    for (i, table, a) in cx.actions() {
+        let cols: Vec<&str> = match a {
+            Action::SetNotNull { column } => vec![column.as_str()],
+            Action::AddConstraint {
+                kind: ConstraintKind::NotNull { column },
+                not_valid: false,
+                ..
+            } => vec![column.as_str()],
+            Action::AddConstraint {
+                kind: ConstraintKind::PrimaryKey { columns, .. },
+                ..
+            } => columns
+                .iter()
+                .map(String::as_str)
+                .filter(|c| cx.live_not_null(table, c) == Some(false))
+                .collect(),
+            _ => continue,
         };
-        for a in actions {
-            let cols: Vec<&str> = match a {
-                Action::SetNotNull { column } => vec![column.as_str()],
-                Action::AddConstraint {
-                    kind: ConstraintKind::NotNull { column },
-                    not_valid: false,
-                    ..
-                } => vec![column.as_str()],
-                Action::AddConstraint {
-                    kind: ConstraintKind::PrimaryKey { columns, .. },
-                    ..
-                } => columns
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|c| cx.live_not_null(table, c) == Some(false))
-                    .collect(),
-                _ => continue,
-            };
-            for col in cols {
-                if cx.live_not_null(table, col) == Some(true)
-                    || (proof_counts && cx.proven_not_null(table, col, i))
-                {
-                    continue;
-                }
-                out.push(Hit::on(
-                    i,
-                    table,
-                    format!("making {table}.{col} NOT NULL scans all of {table}{{size}} under ACCESS EXCLUSIVE: reads and writes wait for the scan"),
-                    recipe(cx, table, col),
-                ));
+        for col in cols {
+            if cx.live_not_null(table, col) == Some(true)
+                || (proof_counts && cx.proven_not_null(table, col, i))
+            {
+                continue;
             }
+            out.push(Hit::on(
+                i,
+                table,
+                format!("making {table}.{col} NOT NULL scans all of {table}{{size}} under ACCESS EXCLUSIVE: reads and writes wait for the scan"),
+                recipe(cx, table, col),
+            ));
         }
     }
     out

@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, ConstraintKind, Stmt};
+use crate::core::lint::parse::{Action, ConstraintKind};
 
 pub static RULE: Rule = Rule {
     id: "lock-unique-or-pk-build",
@@ -19,51 +19,46 @@ pub static RULE: Rule = Rule {
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
+    for (i, table, a) in cx.actions() {
+        let what = match a {
+            Action::AddConstraint {
+                kind: ConstraintKind::Unique { using_index: false },
+                ..
+            } => "UNIQUE",
+            Action::AddConstraint {
+                kind:
+                    ConstraintKind::PrimaryKey {
+                        using_index: false, ..
+                    },
+                ..
+            } => "PRIMARY KEY",
+            Action::AddConstraint {
+                kind: ConstraintKind::Exclude,
+                ..
+            } => "EXCLUDE",
+            Action::AddColumn(c) if c.primary_key => "PRIMARY KEY",
+            Action::AddColumn(c) if c.unique => "UNIQUE",
+            _ => continue,
         };
-        for a in actions {
-            let what = match a {
-                Action::AddConstraint {
-                    kind: ConstraintKind::Unique { using_index: false },
-                    ..
-                } => "UNIQUE",
-                Action::AddConstraint {
-                    kind:
-                        ConstraintKind::PrimaryKey {
-                            using_index: false, ..
-                        },
-                    ..
-                } => "PRIMARY KEY",
-                Action::AddConstraint {
-                    kind: ConstraintKind::Exclude,
-                    ..
-                } => "EXCLUDE",
-                Action::AddColumn(c) if c.primary_key => "PRIMARY KEY",
-                Action::AddColumn(c) if c.unique => "UNIQUE",
-                _ => continue,
-            };
-            let rewrite = if what == "EXCLUDE" {
-                "An EXCLUDE constraint has no online path (no NOT VALID, no USING INDEX): add it while the table is small, or allow it explicitly with a reason".to_string()
-            } else {
-                format!(
-                    "`CREATE UNIQUE INDEX CONCURRENTLY {t}_key ON {table} (…)` in a non-transactional script, then `ALTER TABLE {table} ADD CONSTRAINT {t}_key {what} USING INDEX {t}_key` (fast){pk}",
-                    t = table.name,
-                    pk = if what == "PRIMARY KEY" {
-                        "; make the columns NOT NULL first, or USING INDEX scans"
-                    } else {
-                        ""
-                    }
-                )
-            };
-            out.push(Hit::on(
-                i,
-                table,
-                format!("ADD {what} builds its index on {table}{{size}} under ACCESS EXCLUSIVE: reads and writes wait for the build"),
-                rewrite,
-            ));
-        }
+        let rewrite = if what == "EXCLUDE" {
+            "An EXCLUDE constraint has no online path (no NOT VALID, no USING INDEX): add it while the table is small, or allow it explicitly with a reason".to_string()
+        } else {
+            format!(
+                "`CREATE UNIQUE INDEX CONCURRENTLY {t}_key ON {table} (…)` in a non-transactional script, then `ALTER TABLE {table} ADD CONSTRAINT {t}_key {what} USING INDEX {t}_key` (fast){pk}",
+                t = table.name,
+                pk = if what == "PRIMARY KEY" {
+                    "; make the columns NOT NULL first, or USING INDEX scans"
+                } else {
+                    ""
+                }
+            )
+        };
+        out.push(Hit::on(
+            i,
+            table,
+            format!("ADD {what} builds its index on {table}{{size}} under ACCESS EXCLUSIVE: reads and writes wait for the build"),
+            rewrite,
+        ));
     }
     out
 }

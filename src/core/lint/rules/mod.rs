@@ -196,6 +196,18 @@ impl<'a> Cx<'a> {
         self.script.stmts.iter().enumerate()
     }
 
+    /// Every `ALTER TABLE` sub-command of the script, with its statement's index and table.
+    pub fn actions(
+        &self,
+    ) -> impl Iterator<Item = (usize, &'a Name, &'a super::parse::Action)> + 'a {
+        self.stmts().flat_map(|(i, s)| match s {
+            Stmt::AlterTable { table, actions } => {
+                actions.iter().map(move |a| (i, table, a)).collect()
+            }
+            _ => Vec::new(),
+        })
+    }
+
     fn pos(&self, stmt: usize) -> Pos {
         self.script.first + stmt
     }

@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, ColumnDef, Name, Stmt};
+use crate::core::lint::parse::{Action, ColumnDef, Name};
 
 pub static RULE: Rule = Rule {
     id: "rewrite-add-column",
@@ -69,23 +69,18 @@ fn why(cx: &Cx<'_>, c: &ColumnDef) -> Option<String> {
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
-        };
-        for a in actions {
-            let Action::AddColumn(c) = a else { continue };
-            let Some(why) = why(cx, c) else { continue };
-            let col = &c.name;
-            out.push(Hit::on(
-                i,
-                table,
-                format!("ADD COLUMN {col} rewrites {table}{{size}} and its indexes under ACCESS EXCLUSIVE: {why}"),
-                format!(
-                    "Add {col} nullable with no default (`ALTER TABLE {table} ADD COLUMN {col} <type>`), then `ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT …` for new rows, fill the old ones in a `-- schemagate:backfill` script, and add constraints after it (PostgreSQL 18: a VIRTUAL generated column needs no rewrite)"
-                ),
-            ));
-        }
+    for (i, table, a) in cx.actions() {
+        let Action::AddColumn(c) = a else { continue };
+        let Some(why) = why(cx, c) else { continue };
+        let col = &c.name;
+        out.push(Hit::on(
+            i,
+            table,
+            format!("ADD COLUMN {col} rewrites {table}{{size}} and its indexes under ACCESS EXCLUSIVE: {why}"),
+            format!(
+                "Add {col} nullable with no default (`ALTER TABLE {table} ADD COLUMN {col} <type>`), then `ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT …` for new rows, fill the old ones in a `-- schemagate:backfill` script, and add constraints after it (PostgreSQL 18: a VIRTUAL generated column needs no rewrite)"
+            ),
+        ));
     }
     out
 }

@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, Stmt};
+use crate::core::lint::parse::Action;
 use crate::core::lint::types::{Change, classify};
 
 pub static RULE: Rule = Rule {
@@ -19,65 +19,60 @@ const RECIPE: &str = "Add a new column of the new type, keep it in step with a t
 
 fn check(cx: &Cx<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
+    for (i, table, a) in cx.actions() {
+        let Action::AlterType {
+            column,
+            ty: Some(new),
+            using,
+        } = a
+        else {
             continue;
         };
-        for a in actions {
-            let Action::AlterType {
-                column,
-                ty: Some(new),
-                using,
-            } = a
-            else {
-                continue;
-            };
-            let old = cx.column_type(table, column, i);
-            let change = match (&old, using) {
-                (_, true) => Change::Rewrite,
-                (Some(old), false) => classify(old, new, cx.session()),
-                (None, false) => Change::Rewrite,
-            };
-            let from = old
-                .as_ref()
-                .map(|o| format!("{o} → {new}"))
-                .unwrap_or_else(|| format!("→ {new}"));
-            let (severity, sized, message) = match change {
-                Change::Fast => (
-                    Severity::Info,
-                    false,
-                    format!(
-                        "{table}.{column} {from} is binary-compatible: a catalog change, no rewrite"
-                    ),
+        let old = cx.column_type(table, column, i);
+        let change = match (&old, using) {
+            (_, true) => Change::Rewrite,
+            (Some(old), false) => classify(old, new, cx.session()),
+            (None, false) => Change::Rewrite,
+        };
+        let from = old
+            .as_ref()
+            .map(|o| format!("{o} → {new}"))
+            .unwrap_or_else(|| format!("→ {new}"));
+        let (severity, sized, message) = match change {
+            Change::Fast => (
+                Severity::Info,
+                false,
+                format!(
+                    "{table}.{column} {from} is binary-compatible: a catalog change, no rewrite"
                 ),
-                Change::Rebuild => (
-                    Severity::Warning,
+            ),
+            Change::Rebuild => (
+                Severity::Warning,
+                true,
+                format!(
+                    "{table}.{column} {from} needs no table rewrite, but the indexes on {column} are rebuilt under ACCESS EXCLUSIVE on {table}{{size}}"
+                ),
+            ),
+            Change::Rewrite => {
+                let why = match (&old, using) {
+                    (_, true) => "the USING expression is computed for every row".to_string(),
+                    (Some(_), false) => "the types are not binary-compatible".to_string(),
+                    (None, false) => "its current type is unknown here (connect to a database, or lint with the script that created it), so it is assumed to rewrite".to_string(),
+                };
+                (
+                    Severity::Error,
                     true,
                     format!(
-                        "{table}.{column} {from} needs no table rewrite, but the indexes on {column} are rebuilt under ACCESS EXCLUSIVE on {table}{{size}}"
+                        "{table}.{column} {from} rewrites {table}{{size}} and every index on it under ACCESS EXCLUSIVE: {why}"
                     ),
-                ),
-                Change::Rewrite => {
-                    let why = match (&old, using) {
-                        (_, true) => "the USING expression is computed for every row".to_string(),
-                        (Some(_), false) => "the types are not binary-compatible".to_string(),
-                        (None, false) => "its current type is unknown here (connect to a database, or lint with the script that created it), so it is assumed to rewrite".to_string(),
-                    };
-                    (
-                        Severity::Error,
-                        true,
-                        format!(
-                            "{table}.{column} {from} rewrites {table}{{size}} and every index on it under ACCESS EXCLUSIVE: {why}"
-                        ),
-                    )
-                }
-            };
-            out.push(Hit {
-                severity: Some(severity),
-                sized: Some(sized),
-                ..Hit::on(i, table, message, RECIPE.into())
-            });
-        }
+                )
+            }
+        };
+        out.push(Hit {
+            severity: Some(severity),
+            sized: Some(sized),
+            ..Hit::on(i, table, message, RECIPE.into())
+        });
     }
     out
 }

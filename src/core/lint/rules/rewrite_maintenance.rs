@@ -38,12 +38,17 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
             Stmt::Vacuum { full: true, tables } if tables.is_empty() => out.push(hit(i, "VACUUM FULL", None, REPACK)),
             Stmt::Vacuum { full: true, tables } => out.extend(tables.iter().map(|t| hit(i, "VACUUM FULL", Some(t), REPACK))),
             Stmt::Cluster { table } => out.push(hit(i, "CLUSTER", table.as_ref(), REPACK)),
-            Stmt::Refresh { view, concurrently: false } => out.push(hit(
-                i,
-                "REFRESH MATERIALIZED VIEW",
-                Some(view),
-                &format!("`REFRESH MATERIALIZED VIEW CONCURRENTLY {view}` (it needs a unique index on the view) lets reads go on"),
-            )),
+            // The refresh runs the view's whole query, however few rows it keeps: the view's own
+            // size says nothing about how long reads stop.
+            Stmt::Refresh { view, concurrently: false } => out.push(Hit {
+                sized: Some(false),
+                ..hit(
+                    i,
+                    "REFRESH MATERIALIZED VIEW",
+                    Some(view),
+                    &format!("`REFRESH MATERIALIZED VIEW CONCURRENTLY {view}` (it needs a unique index on the view) lets reads go on"),
+                )
+            }),
             Stmt::AlterTable { table, actions } => {
                 for a in actions {
                     if let Action::Rewrite { what } = a {

@@ -2,7 +2,7 @@
 
 use super::{Cx, Hit, Rule};
 use crate::core::lint::Severity;
-use crate::core::lint::parse::{Action, Stmt};
+use crate::core::lint::parse::Action;
 
 pub static RULE: Rule = Rule {
     id: "tx-validate-same-transaction",
@@ -20,29 +20,24 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
     }
     let mut added = Vec::new();
     let mut out = Vec::new();
-    for (i, s) in cx.stmts() {
-        let Stmt::AlterTable { table, actions } = s else {
-            continue;
-        };
-        for a in actions {
-            match a {
-                Action::AddConstraint {
-                    name: Some(n),
-                    not_valid: true,
-                    ..
-                } => added.push((table.clone(), n.clone())),
-                Action::ValidateConstraint { name }
-                    if added.iter().any(|(t, n)| t == table && n == name) =>
-                {
-                    out.push(Hit::on(
-                        i,
-                        table,
-                        format!("VALIDATE CONSTRAINT {name} runs in the same transaction as its ADD … NOT VALID, so the ADD's lock on {table}{{size}} is held for the whole scan"),
-                        format!("Move `ALTER TABLE {table} VALIDATE CONSTRAINT {name}` to the next script: on its own it takes only SHARE UPDATE EXCLUSIVE"),
-                    ));
-                }
-                _ => {}
+    for (i, table, a) in cx.actions() {
+        match a {
+            Action::AddConstraint {
+                name: Some(n),
+                not_valid: true,
+                ..
+            } => added.push((table.clone(), n.clone())),
+            Action::ValidateConstraint { name }
+                if added.iter().any(|(t, n)| t == table && n == name) =>
+            {
+                out.push(Hit::on(
+                    i,
+                    table,
+                    format!("VALIDATE CONSTRAINT {name} runs in the same transaction as its ADD … NOT VALID, so the ADD's lock on {table}{{size}} is held for the whole scan"),
+                    format!("Move `ALTER TABLE {table} VALIDATE CONSTRAINT {name}` to the next script: on its own it takes only SHARE UPDATE EXCLUSIVE"),
+                ));
             }
+            _ => {}
         }
     }
     out

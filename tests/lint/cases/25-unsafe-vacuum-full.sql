@@ -1,0 +1,3 @@
+-- label: unsafe
+-- why: VACUUM FULL rewrites big under ACCESS EXCLUSIVE
+VACUUM FULL big;

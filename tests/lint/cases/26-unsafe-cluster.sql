@@ -1,0 +1,3 @@
+-- label: unsafe
+-- why: CLUSTER rewrites big under ACCESS EXCLUSIVE
+CLUSTER big USING big_pkey;

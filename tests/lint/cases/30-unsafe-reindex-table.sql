@@ -1,0 +1,3 @@
+-- label: unsafe
+-- why: REINDEX blocks writes to big and queries that use its indexes
+REINDEX TABLE big;

@@ -1,0 +1,3 @@
+-- label: unsafe
+-- why: CASCADE also empties order_lines
+TRUNCATE customers CASCADE;

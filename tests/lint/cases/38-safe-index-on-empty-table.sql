@@ -1,0 +1,3 @@
+-- label: safe
+-- why: empty has no rows: the build is instant
+CREATE INDEX empty_a ON empty (a);

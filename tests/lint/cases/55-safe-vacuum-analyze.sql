@@ -1,0 +1,3 @@
+-- label: safe
+-- why: a plain VACUUM takes SHARE UPDATE EXCLUSIVE
+VACUUM ANALYZE big;

@@ -1,0 +1,3 @@
+-- label: safe
+-- why: REFRESH … CONCURRENTLY takes EXCLUSIVE: reads go on
+REFRESH MATERIALIZED VIEW CONCURRENTLY big_stats;
