@@ -300,17 +300,7 @@ impl<'a> Run<'a> {
     }
 
     pub(crate) fn policy(&self) -> Result<Policy, Failure> {
-        let target = match &self.settings.target {
-            None => None,
-            Some(t) => Some(Version::parse(t).map_err(|e| {
-                Failure::new(FailureKind::Config, format!("SCHEMAGATE_TARGET: {e}"))
-            })?),
-        };
-        Ok(Policy {
-            target,
-            out_of_order: self.settings.out_of_order,
-            ignore_missing: self.settings.ignore_missing,
-        })
+        policy(self.settings)
     }
 
     pub(crate) async fn read_history(
@@ -504,6 +494,22 @@ impl<'a> Run<'a> {
 /// is retried never gets here.
 pub(crate) fn leave_to_exit<T>(value: T) {
     std::mem::forget(value);
+}
+
+/// What the planner may do, from the settings: the target version, out-of-order, missing.
+pub(crate) fn policy(settings: &Settings) -> Result<Policy, Failure> {
+    let target =
+        match &settings.target {
+            None => None,
+            Some(t) => Some(Version::parse(t).map_err(|e| {
+                Failure::new(FailureKind::Config, format!("SCHEMAGATE_TARGET: {e}"))
+            })?),
+        };
+    Ok(Policy {
+        target,
+        out_of_order: settings.out_of_order,
+        ignore_missing: settings.ignore_missing,
+    })
 }
 
 pub(crate) fn resolve_all<'a>(

@@ -596,3 +596,21 @@ fn placeholders_are_resolved_before_linting() {
     assert_eq!(f["table"], "public.big", "{f}");
     assert_eq!(code, 65);
 }
+
+#[test]
+fn lint_with_a_database_and_no_files_lints_only_the_pending_scripts() {
+    let (db, dir) = released("CREATE INDEX big_note ON big (note);");
+    // V1 is applied: were it linted against the live tables, its plain CREATE INDEX on a
+    // 300 000-row table would be an error.
+    let out = sg(&db, dir.path()).args(["lint", "--format", "json"]).run();
+    out.assert_code(65);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["live"], true);
+    let files: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(!files.is_empty() && files.iter().all(|f| f.ends_with("V2__next.sql")), "{files:?}");
+}

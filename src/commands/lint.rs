@@ -14,7 +14,7 @@ use crate::core::lint::report::{self, Format};
 use crate::core::lint::{self, Input, Lint, Options, Severity};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Values};
-use crate::core::plan::{self, Plan, Policy};
+use crate::core::plan::{self, Plan};
 use crate::core::script::{Kind, Version, parse_name};
 use crate::core::split::{self, Statement, non_transactional_reason};
 use crate::pg::connect::connect_with_retry;
@@ -317,11 +317,7 @@ pub async fn lint_command(
                 Ok(applied) => {
                     let resolved = resolve_all(&scripts.migrations, &values)?;
                     let local = locals(&scripts.migrations, &resolved);
-                    let policy = Policy {
-                        target: None,
-                        out_of_order: settings.out_of_order,
-                        ignore_missing: settings.ignore_missing,
-                    };
+                    let policy = crate::app::policy(settings)?;
                     Some(
                         plan::plan(&local, applied.as_deref().unwrap_or_default(), &policy).pending,
                     )

@@ -167,7 +167,6 @@ fn sarif(lint: &Lint, tool_version: &str) -> Value {
             "tool": {"driver": {
                 "name": "schemagate",
                 "version": tool_version,
-                "informationUri": "https://github.com/schemagate/schemagate",
                 "rules": rules,
             }},
             "results": results,
