@@ -612,5 +612,8 @@ fn lint_with_a_database_and_no_files_lints_only_the_pending_scripts() {
         .iter()
         .map(|f| f["file"].as_str().unwrap())
         .collect();
-    assert!(!files.is_empty() && files.iter().all(|f| f.ends_with("V2__next.sql")), "{files:?}");
+    assert!(
+        !files.is_empty() && files.iter().all(|f| f.ends_with("V2__next.sql")),
+        "{files:?}"
+    );
 }

@@ -527,6 +527,27 @@ pub fn parse(stmt: &str) -> Stmt {
     };
     c.i += 1;
     match first.as_str() {
+        // `WITH … AS (…)` before an INSERT, UPDATE or DELETE: the statement after it counts.
+        "with" => {
+            c.eat("recursive");
+            loop {
+                c.ident();
+                c.skip_group();
+                c.eat("as");
+                c.eat("not");
+                c.eat("materialized");
+                if !c.skip_group() {
+                    return Stmt::Other;
+                }
+                if !c.eat_punct(",") {
+                    break;
+                }
+            }
+            match c.peek() {
+                Some(t) => parse(&stmt[t.start..]),
+                None => Stmt::Other,
+            }
+        }
         "create" => create(&mut c),
         "alter" => alter(&mut c),
         "drop" => drop(&mut c),
@@ -1543,6 +1564,14 @@ mod tests {
         assert!(matches!(
             parse("INSERT INTO t (a) SELECT a FROM u"),
             Stmt::InsertSelect { .. }
+        ));
+        assert!(matches!(
+            parse("WITH x AS MATERIALIZED (SELECT 1), y (a) AS (SELECT 2) UPDATE t SET a = 1"),
+            Stmt::Change {
+                verb: "UPDATE",
+                has_where: false,
+                ..
+            }
         ));
         assert_eq!(parse("INSERT INTO t (a) VALUES (1)"), Stmt::Other);
         assert!(matches!(
