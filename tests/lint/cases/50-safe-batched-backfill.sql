@@ -3,4 +3,4 @@
 -- schemagate:backfill
 UPDATE big SET note = 'x'
  WHERE id IN (SELECT id FROM big WHERE note IS NULL ORDER BY id
-              LIMIT ${schemagate:batch_size} FOR UPDATE SKIP LOCKED);
+              LIMIT ${schemagate:batch_size} for update skip locked);

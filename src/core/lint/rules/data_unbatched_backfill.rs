@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
 
 fn rewrite(verb: &str, table: &crate::core::lint::parse::Name) -> String {
     format!(
-        "Move it to a script that starts with `-- schemagate:backfill`, written to touch one batch per run: `{verb} … WHERE id IN (SELECT id FROM {table} WHERE <not done> ORDER BY id LIMIT ${{schemagate:batch_size}} FOR UPDATE SKIP LOCKED)`; schemagate repeats it in short transactions until it touches nothing"
+        "Move it to a script that starts with `-- schemagate:backfill`, written to touch one batch per run: `{verb} … WHERE id IN (SELECT id FROM {table} WHERE <not done> ORDER BY id LIMIT ${{schemagate:batch_size}} for update skip locked)`; schemagate repeats it in short transactions until it touches nothing"
     )
 }
 

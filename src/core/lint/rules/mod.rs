@@ -389,11 +389,22 @@ pub mod testing {
     use crate::core::split::split;
 
     pub fn run(sql: &str, live: Option<&Live>) -> Vec<Finding> {
-        let phase = directives::read(sql).map(|d| d.phase).unwrap_or_default();
         let stmts = split(sql).unwrap();
         let transactional = !stmts
             .iter()
             .any(|s| crate::core::split::non_transactional_reason(s.text(sql)).is_some());
+        run_with(sql, transactional, live, &Options::default())
+    }
+
+    /// One script, run in a transaction or not as told, with these options: the rule ids.
+    pub fn run_with(
+        sql: &str,
+        transactional: bool,
+        live: Option<&Live>,
+        opts: &Options,
+    ) -> Vec<Finding> {
+        let phase = directives::read(sql).map(|d| d.phase).unwrap_or_default();
+        let stmts = split(sql).unwrap();
         let input = Input {
             display: "V1__t.sql",
             version: None,
@@ -403,7 +414,7 @@ pub mod testing {
             phase,
             linted: true,
         };
-        lint(&[input], live, &Options::default()).findings
+        lint(&[input], live, opts).findings
     }
 
     /// The rule ids that fire, with their severity, statically.

@@ -90,29 +90,16 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::core::lint::{Input, Options, lint};
-    use crate::core::split::split;
+    use crate::core::lint::Options;
 
     const ID: &str = "ops-deadline-exceeded";
 
     fn with_budget(sql: &str, budget: f64) -> Vec<&'static str> {
-        let stmts = split(sql).unwrap();
-        let input = Input {
-            display: "V1__t.sql",
-            version: None,
-            sql,
-            statements: &stmts,
-            transactional: true,
-            phase: Default::default(),
-            linted: true,
-        };
         let opts = Options {
             budget_secs: Some(budget),
             ..Options::default()
         };
-        let l = live();
-        lint(&[input], Some(&l), &opts)
-            .findings
+        run_with(sql, true, Some(&live()), &opts)
             .into_iter()
             .map(|f| f.rule)
             .collect()

@@ -61,24 +61,12 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::core::lint::{Input, Options, lint};
-    use crate::core::split::split;
+    use crate::core::lint::Options;
 
     const ID: &str = "tx-concurrently-in-transaction";
 
     fn forced_tx(sql: &str) -> Vec<&'static str> {
-        let stmts = split(sql).unwrap();
-        let input = Input {
-            display: "V1__x.sql",
-            version: None,
-            sql,
-            statements: &stmts,
-            transactional: true,
-            phase: Default::default(),
-            linted: true,
-        };
-        lint(&[input], None, &Options::default())
-            .findings
+        run_with(sql, true, None, &Options::default())
             .into_iter()
             .map(|f| f.rule)
             .collect()
