@@ -391,15 +391,23 @@ pub struct Wanted {
 pub fn wanted(inputs: &[Input<'_>]) -> Wanted {
     use parse::{Action, ConstraintKind, Dropped};
     let mut w = Wanted::default();
-    let table = |w: &mut Wanted, n: &Name| {
-        if !w.tables.contains(n) {
+    // A table the linted scripts create needs no lookup (its findings are dropped as new),
+    // and a pending set of a thousand new tables must not cost a thousand-name query.
+    let mut seen: std::collections::HashSet<Name> = std::collections::HashSet::new();
+    let mut table = |w: &mut Wanted, n: &Name| {
+        if seen.insert(n.clone()) {
             w.tables.push(n.clone());
         }
     };
+    let mut created: std::collections::HashSet<Name> = std::collections::HashSet::new();
     for input in inputs.iter().filter(|i| i.linted) {
         for (k, st) in input.statements.iter().enumerate() {
             let text = st.text(input.sql);
-            match parse::parse(text) {
+            let stmt = parse::parse(text);
+            if let Stmt::CreateTable { table: t, .. } = &stmt {
+                created.insert(t.clone());
+            }
+            match stmt {
                 Stmt::CreateIndex { name, table: t, .. } => {
                     table(&mut w, &t);
                     w.indexes.extend(name);
@@ -455,8 +463,11 @@ pub fn wanted(inputs: &[Input<'_>]) -> Wanted {
                 | Stmt::Lock { tables, .. } => tables.iter().for_each(|n| table(&mut w, n)),
                 Stmt::Change { table: t, .. } | Stmt::InsertSelect { table: t } => {
                     table(&mut w, &t);
-                    w.changes
-                        .push((input.display.to_string(), k, text.to_string()));
+                    // A backfill runs in batches, and a new table has no rows to estimate.
+                    if input.phase != Phase::Backfill && !created.contains(&t) {
+                        w.changes
+                            .push((input.display.to_string(), k, text.to_string()));
+                    }
                 }
                 Stmt::Cluster { table: Some(t) }
                 | Stmt::Refresh { view: t, .. }
@@ -465,6 +476,7 @@ pub fn wanted(inputs: &[Input<'_>]) -> Wanted {
             }
         }
     }
+    w.tables.retain(|t| !created.contains(t));
     w.indexes.sort();
     w.indexes.dedup();
     w.functions.sort();
