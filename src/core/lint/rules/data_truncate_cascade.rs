@@ -47,7 +47,6 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::core::lint::parse::Name;
 
     const ID: &str = "data-truncate-cascade";
 
@@ -55,12 +54,7 @@ mod tests {
     fn firing_cases() {
         assert!(fires(ID, "TRUNCATE orders CASCADE;"));
         let mut l = live();
-        l.tables
-            .get_mut(&Name::bare("big"))
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .referenced_by = vec!["order_lines".into()];
+        table_mut(&mut l, "big").referenced_by = vec!["order_lines".into()];
         let f = run("TRUNCATE big CASCADE;", Some(&l));
         assert!(
             f.iter()

@@ -88,12 +88,7 @@ mod tests {
     #[test]
     fn a_partitioned_table_gets_the_per_partition_recipe() {
         let mut l = live();
-        l.tables
-            .get_mut(&crate::core::lint::parse::Name::bare("big"))
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .partitioned = true;
+        table_mut(&mut l, "big").partitioned = true;
         let f = run("CREATE INDEX i ON big (a);", Some(&l));
         assert!(f[0].rewrite.contains("ON ONLY big"), "{}", f[0].rewrite);
         assert!(

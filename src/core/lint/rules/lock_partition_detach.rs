@@ -56,7 +56,6 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::core::lint::parse::Name;
 
     const ID: &str = "lock-partition-detach";
 
@@ -83,12 +82,7 @@ mod tests {
             "ALTER TABLE m DETACH PARTITION m_2020 CONCURRENTLY;"
         ));
         let mut l = live();
-        l.tables
-            .get_mut(&Name::bare("big"))
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .has_valid_check = true;
+        table_mut(&mut l, "big").has_valid_check = true;
         assert_eq!(
             live_severity(
                 ID,

@@ -68,7 +68,6 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::core::lint::parse::Name;
 
     const ID: &str = "lock-set-not-null-scan";
 
@@ -93,13 +92,7 @@ mod tests {
         ));
         // Proven in the catalog.
         let mut l = live();
-        l.tables
-            .get_mut(&Name::bare("big"))
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .proven_not_null
-            .insert("a".into());
+        table_mut(&mut l, "big").proven_not_null.insert("a".into());
         assert_eq!(
             live_severity(ID, "ALTER TABLE big ALTER COLUMN a SET NOT NULL;", &l),
             None

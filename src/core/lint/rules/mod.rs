@@ -455,6 +455,14 @@ pub mod testing {
         l
     }
 
+    /// The facts of one of [`live`]'s tables, to change for a case.
+    pub fn table_mut<'a>(l: &'a mut Live, name: &str) -> &'a mut Table {
+        l.tables
+            .get_mut(&Name::bare(name))
+            .and_then(Option::as_mut)
+            .unwrap_or_else(|| panic!("no table {name} in the test database"))
+    }
+
     /// The severity `rule` gets on `sql` against `live`, if it fires.
     pub fn live_severity(rule: &str, sql: &str, live: &Live) -> Option<&'static str> {
         run(sql, Some(live))

@@ -81,18 +81,13 @@ fn check(cx: &Cx<'_>) -> Vec<Hit> {
 mod tests {
     use super::super::testing::*;
     use crate::core::lint::facts::Live;
-    use crate::core::lint::parse::Name;
     use crate::core::lint::types::TypeName;
 
     const ID: &str = "rewrite-column-type";
 
     fn typed(col_type: TypeName) -> Live {
         let mut l = live();
-        l.tables
-            .get_mut(&Name::bare("big"))
-            .unwrap()
-            .as_mut()
-            .unwrap()
+        table_mut(&mut l, "big")
             .columns
             .insert("c".into(), (Some(col_type), false));
         l
