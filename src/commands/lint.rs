@@ -13,7 +13,7 @@ use crate::core::lint::facts::Live;
 use crate::core::lint::report::{self, Format};
 use crate::core::lint::{self, Input, Lint, Options, Severity};
 use crate::core::outcome::{Failure, FailureKind};
-use crate::core::placeholders::{self, Values};
+use crate::core::placeholders::{self, Resolved, Values};
 use crate::core::plan::{self, Plan};
 use crate::core::script::{Kind, Version, parse_name};
 use crate::core::split::{self, Statement, non_transactional_reason};
@@ -33,7 +33,12 @@ struct Owned {
 
 impl Owned {
     fn of(script: &Script, values: &Values, linted: bool) -> Result<Owned, String> {
-        let resolved = placeholders::resolve(script, values)?;
+        Owned::resolved(script, placeholders::resolve(script, values)?, linted)
+    }
+
+    /// A script whose placeholders are already replaced, split and given its transaction
+    /// mode by the executor's own rules.
+    fn resolved(script: &Script, resolved: Resolved<'_>, linted: bool) -> Result<Owned, String> {
         let ready = exec::prepare(script, resolved)?;
         Ok(Owned {
             display: script.display.clone(),
@@ -171,16 +176,7 @@ impl Run<'_> {
             .iter()
             .map(|&i| {
                 let s = &w.scripts.migrations[i];
-                let ready = exec::prepare(s, w.resolved[i].clone())?;
-                Ok(Owned {
-                    display: s.display.clone(),
-                    version: s.name.version().cloned(),
-                    transactional: ready.no_transaction.is_none(),
-                    sql: ready.sql.into_owned(),
-                    statements: ready.statements,
-                    phase: s.phase,
-                    linted: true,
-                })
+                Owned::resolved(s, w.resolved[i].clone(), true)
             })
             .collect::<Result<_, String>>()
             .map_err(|e| invalid(vec![e]))?;
