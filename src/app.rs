@@ -431,7 +431,7 @@ impl<'a> Run<'a> {
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
             Command::Baseline => self.baseline(&w.c).await,
             Command::Repair => self.repair(&w).await,
-            Command::Version | Command::Help | Command::CrashTest | Command::Lint => Ok(()),
+            Command::Version | Command::Help | Command::CrashTest | Command::Lint | Command::Undo => Ok(()),
         };
         drop(_registration);
         let Workspace {

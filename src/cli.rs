@@ -11,6 +11,7 @@ pub enum Command {
     Baseline,
     Repair,
     Plan,
+    Undo,
     Lint,
     Version,
     Help,
@@ -36,6 +37,8 @@ pub struct Cli {
     pub lint_format: crate::core::lint::report::Format,
     /// `lint --rules`: list the rules and exit.
     pub list_rules: bool,
+    /// `plan undo`: print what `undo` would run instead of what `migrate` would.
+    pub plan_undo: bool,
     /// `--deadline 5m` becomes `("SCHEMAGATE_DEADLINE", "5m")`, appended after the environment so it wins.
     pub overrides: Vec<(String, String)>,
 }
@@ -52,7 +55,10 @@ commands:
   baseline   mark an existing database as being at SCHEMAGATE_BASELINE_VERSION
   repair     remove failed rows and realign checksums/descriptions with the local files
   plan       print the SQL that migrate would run, without running it (deferred scripts
-             commented out)
+             commented out); `plan undo`: the SQL that undo would run
+  undo       undo, newest first, every applied version above the newest local one (or
+             SCHEMAGATE_TARGET) from the undo SQL stored when each was applied; checks all
+             first and undoes nothing (exit 65) if one cannot be undone
   lint       [FILE...] zero-downtime checks: the files given, else the pending scripts
              (with a database) or every local script; --format text|json|sarif|github,
              --rules lists the rules; exit 65 on an error finding
@@ -71,6 +77,7 @@ fn command(word: &str) -> Option<Command> {
         "baseline" => Command::Baseline,
         "repair" => Command::Repair,
         "plan" => Command::Plan,
+        "undo" => Command::Undo,
         "lint" => Command::Lint,
         "version" => Command::Version,
         "help" => Command::Help,
@@ -100,6 +107,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         files: Vec::new(),
         lint_format: crate::core::lint::report::Format::Text,
         list_rules: false,
+        plan_undo: false,
         overrides: Vec::new(),
     };
     let mut format_arg: Option<String> = None;
@@ -120,6 +128,10 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             let secret_like = arg.contains("://") || arg.contains('@') || arg.contains('=');
             if seen_command && cli.command == Command::Lint && !secret_like {
                 cli.files.push(arg.clone());
+                continue;
+            }
+            if seen_command && cli.command == Command::Plan && arg == "undo" && !cli.plan_undo {
+                cli.plan_undo = true;
                 continue;
             }
             if seen_command {
@@ -159,7 +171,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                 // only if that is a boolean, so `--out-of-order migrate` keeps its command.
                 let is_bool = matches!(
                     key.as_str(),
-                    "OUT_OF_ORDER" | "IGNORE_MISSING" | "BASELINE_ON_MIGRATE"
+                    "OUT_OF_ORDER" | "IGNORE_MISSING" | "BASELINE_ON_MIGRATE" | "UNDO_CONTRACT"
                 );
                 let next_is_bool = args
                     .get(i)
@@ -264,6 +276,16 @@ mod tests {
         );
         assert!(p(&["info", "--format", "sarif"]).is_err());
         assert!(p(&["lint", "--rules"]).unwrap().list_rules);
+    }
+
+    #[test]
+    fn plan_takes_undo_and_nothing_else() {
+        let c = p(&["plan", "undo", "--target", "1"]).unwrap();
+        assert_eq!((c.command, c.plan_undo), (Command::Plan, true));
+        assert!(!p(&["plan"]).unwrap().plan_undo);
+        assert_eq!(p(&["undo"]).unwrap().command, Command::Undo);
+        assert!(p(&["plan", "undo", "undo"]).is_err());
+        assert!(p(&["info", "undo"]).is_err());
     }
 
     #[test]

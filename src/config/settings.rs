@@ -83,6 +83,9 @@ pub struct Settings {
     /// `SCHEMAGATE_BATCH_SIZE`, `_BATCH_TIMEOUT`, `_BATCH_PAUSE`, `_MAX_REPLICATION_LAG`,
     /// `_BATCH_MAX`.
     pub backfill: Limits,
+    /// `SCHEMAGATE_UNDO_CONTRACT` (`false`): `undo` may run the undo of a contract script,
+    /// whose dropped data its undo cannot bring back (SPEC §12).
+    pub undo_contract: bool,
     /// `SCHEMAGATE_LINT`, `_LINT_SMALL_ROWS`, `_LINT_SMALL_SIZE`, `_LINT_ALLOW` (SPEC §8).
     pub lint: LintSettings,
     /// `SCHEMAGATE_LOG_FORMAT`: `None` (unset or `auto`) is text on a terminal, else JSON.
@@ -148,6 +151,7 @@ impl fmt::Debug for Settings {
             .field("release", &self.release)
             .field("contract_settle", &self.contract_settle)
             .field("contract_wait", &self.contract_wait)
+            .field("undo_contract", &self.undo_contract)
             .field("backfill", &self.backfill)
             .field("lint", &self.lint)
             .field("log_format", &self.log_format)
@@ -246,6 +250,7 @@ impl Check<'_> {
             ),
             contract_wait: self.duration("CONTRACT_WAIT", &s.contract_wait, Duration::ZERO),
             backfill: self.backfill(),
+            undo_contract: self.boolean("UNDO_CONTRACT", &s.undo_contract),
             lint: self.lint(),
             log_format: self.log_format(),
             log_filter: s
