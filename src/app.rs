@@ -14,8 +14,9 @@ use crate::core::placeholders::{self, Resolved, Values};
 use crate::core::plan::{self, Applied, Local, Plan, Policy, ProblemKind, State};
 use crate::core::script::Version;
 use crate::fsio;
+use crate::pg::companions::Companions;
 use crate::pg::connect::{Session, connect_with_retry};
-use crate::pg::exec::{self, InvalidIndex, describe_error, label};
+use crate::pg::exec::{self, Ctx, InvalidIndex, Ready, Watch, describe_error, label};
 use crate::pg::history::{self, Table};
 use crate::pg::lock;
 use crate::runtime::Stop;
@@ -24,6 +25,8 @@ use crate::runtime::Stop;
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub applied: usize,
+    /// Versions `undo` undid.
+    pub undone: usize,
     pub before: Option<String>,
     pub after: Option<String>,
     /// Scripts held back by the contract guard, as `V<version> (<description>)` labels.
@@ -39,6 +42,8 @@ pub struct Run<'a> {
     /// When the deadline expires (the lock wait defaults to what is left of it).
     pub(crate) deadline: Instant,
     pub(crate) format: Format,
+    /// `plan undo`: `plan` prints what `undo` would run.
+    pub plan_undo: bool,
     /// The connection target with schemagate's session defaults added.
     pub(crate) conn: ConnSettings,
     /// The scripts, started before the run (as the process starts): the first attempt takes
@@ -239,6 +244,7 @@ impl<'a> Run<'a> {
             stop,
             deadline,
             format,
+            plan_undo: false,
             conn,
             started: std::cell::Cell::new(Some(scripts)),
         }
@@ -318,7 +324,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Runs one command to its outcome. A `migrate` or `wait` that loses the database after
+    /// Runs one command to its outcome. A `migrate`, `undo` or `wait` that loses the database after
     /// connecting (a restart, a failover, a backend crash) starts over on fresh sessions as
     /// long as the server comes back within SCHEMAGATE_WAIT_TIMEOUT: it re-takes the lock and
     /// re-reads the history, which decides what is left. Every migration is atomic with its
@@ -336,7 +342,7 @@ impl<'a> Run<'a> {
                 Err(f)
                     if connected
                         && f.kind == FailureKind::Unavailable
-                        && matches!(command, Command::Migrate | Command::Wait)
+                        && matches!(command, Command::Migrate | Command::Wait | Command::Undo)
                         && self.stop.reason().is_none()
                         && reconnects < MAX_RECONNECTS =>
                 {
@@ -426,12 +432,14 @@ impl<'a> Run<'a> {
         let result = match command {
             Command::Info => self.info(&w, plan).await,
             Command::Validate => self.validate(&w, &plan).await,
+            Command::Plan if self.plan_undo => self.print_undo_plan(&w, plan).await,
             Command::Plan => self.print_plan(&w, plan).await,
+            Command::Undo => self.undo(&w, plan, report).await,
             Command::Wait => self.wait(&w, plan).await,
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
             Command::Baseline => self.baseline(&w.c).await,
             Command::Repair => self.repair(&w).await,
-            Command::Version | Command::Help | Command::CrashTest | Command::Lint | Command::Undo => Ok(()),
+            Command::Version | Command::Help | Command::CrashTest | Command::Lint => Ok(()),
         };
         drop(_registration);
         let Workspace {
@@ -448,6 +456,37 @@ impl<'a> Run<'a> {
             leave_to_exit(scripts);
         }
         result
+    }
+
+    /// The executor for the scripts of a run that holds the lock on `lock_session`, which
+    /// stays idle and so can look at what the migration session waits for.
+    pub(crate) fn ctx<'c>(
+        &'c self,
+        c: &'c Connected,
+        lock_session: &'c Session,
+        table: &'c Table,
+        companions: Option<&'c Companions>,
+        before_each: &'c [Ready<'c>],
+        after_each: &'c [Ready<'c>],
+    ) -> Ctx<'c> {
+        Ctx {
+            client: &c.session.client,
+            companions,
+            watch: Some(Watch {
+                observer: &lock_session.client,
+                backend_pid: c.session.backend_pid,
+            }),
+            blockers: Default::default(),
+            inserter: Default::default(),
+            table,
+            installed_by: &c.values.db_user,
+            lock_timeout: self.settings.lock_timeout,
+            statement_timeout: self.settings.statement_timeout,
+            lock_retries: self.settings.lock_retries,
+            stop: self.stop,
+            before_each,
+            after_each,
+        }
     }
 
     pub(crate) async fn with_lock<T>(

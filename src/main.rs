@@ -39,6 +39,18 @@ fn migrations(n: usize) -> String {
     }
 }
 
+/// What the run did, as the summary says it: `2 migrations applied`, `2 versions undone`.
+fn tally(command: &str, report: &Report) -> String {
+    if command == "undo" {
+        match report.undone {
+            1 => "1 version undone".to_string(),
+            n => format!("{n} versions undone"),
+        }
+    } else {
+        format!("{} applied", migrations(report.applied))
+    }
+}
+
 fn finish(
     outcome: &Result<(), Failure>,
     command: Command,
@@ -80,25 +92,26 @@ fn finish(
                 outcome = name,
                 exit_code = code,
                 applied = report.applied,
+                undone = report.undone,
                 deferred = report.deferred.len(),
                 schema_version_before = before,
                 schema_version_after = after,
                 duration_ms,
-                "{command} ok: {} applied, schema version {before} -> {after} in {duration_ms} ms{deferred}",
-                migrations(report.applied)
+                "{command} ok: {}, schema version {before} -> {after} in {duration_ms} ms{deferred}",
+                tally(&command, report)
             );
             format!(
-                "schemagate {command}: ok (exit 0); {} applied; schema version {after}{deferred}",
-                migrations(report.applied)
+                "schemagate {command}: ok (exit 0); {}; schema version {after}{deferred}",
+                tally(&command, report)
             )
         }
         Err(f) => {
-            tracing::error!(command, outcome = name, exit_code = code, applied = report.applied, schema_version_before = before, schema_version_after = after, duration_ms,
+            tracing::error!(command, outcome = name, exit_code = code, applied = report.applied, undone = report.undone, schema_version_before = before, schema_version_after = after, duration_ms,
                 error = %f.message, "{command} failed: {}", f.message);
             format!(
-                "schemagate {command}: {name} (exit {code}): {}; {} applied before it; schema version {after}",
+                "schemagate {command}: {name} (exit {code}): {}; {} before it; schema version {after}",
                 f.message,
-                migrations(report.applied)
+                tally(&command, report)
             )
         }
     };
@@ -256,7 +269,8 @@ fn main() -> ExitCode {
             )
             .await
         } else {
-            let run = Run::new(&settings, &stop, deadline, cli.format, scripts);
+            let mut run = Run::new(&settings, &stop, deadline, cli.format, scripts);
+            run.plan_undo = cli.plan_undo;
             run.run(cli.command, &mut report).await
         };
         watcher.abort();

@@ -7,10 +7,11 @@ use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders;
 use crate::core::plan::{Applied, Plan, State};
 use crate::core::script::{Callback, Kind, Version};
+use crate::core::undo;
 use crate::pg::activity;
 use crate::pg::companions::Companions;
 use crate::pg::connect::Session;
-use crate::pg::exec::{self, Ctx, Ready, Watch, label};
+use crate::pg::exec::{self, Ready, label};
 use crate::pg::history;
 
 /// What a contract guard's wait leaves of the deadline for the contract scripts themselves.
@@ -110,8 +111,15 @@ impl Run<'_> {
         let pending: Vec<Ready<'_>> = plan
             .pending
             .iter()
-            .map(|&i| exec::prepare(&scripts.migrations[i], w.resolved[i].clone()))
-            .collect::<Result<_, _>>()
+            .map(|&i| {
+                let script = &scripts.migrations[i];
+                let mut ready = exec::prepare(script, w.resolved[i].clone())?;
+                if let Some(v) = script.name.version() {
+                    ready.undo = undo::to_store(&scripts.undo, v, &c.values)?;
+                }
+                Ok(ready)
+            })
+            .collect::<Result<_, String>>()
             .map_err(|e| invalid(vec![e]))?;
         let callbacks = |cb: Callback| -> Result<Vec<Ready<'_>>, Failure> {
             scripts
@@ -127,7 +135,9 @@ impl Run<'_> {
         let before_each = callbacks(Callback::BeforeEachMigrate)?;
         let after_each = callbacks(Callback::AfterEachMigrate)?;
         let needs_companions = self.settings.release.is_some()
-            || pending.iter().any(|r| r.script.phase != Phase::Expand);
+            || pending
+                .iter()
+                .any(|r| r.script.phase != Phase::Expand || r.undo.is_some());
         let companions = if needs_companions {
             let c = Companions::of(&t).map_err(|e| Failure::new(FailureKind::Config, e))?;
             c.ensure(client)
@@ -148,24 +158,14 @@ impl Run<'_> {
         } else {
             None
         };
-        let ctx = Ctx {
-            client,
-            companions: companions.as_ref(),
-            watch: Some(Watch {
-                observer: &lock_session.client,
-                backend_pid: c.session.backend_pid,
-            }),
-            blockers: Default::default(),
-            inserter: Default::default(),
-            table: &t,
-            installed_by: &c.values.db_user,
-            lock_timeout: self.settings.lock_timeout,
-            statement_timeout: self.settings.statement_timeout,
-            lock_retries: self.settings.lock_retries,
-            stop: self.stop,
-            before_each: &before_each,
-            after_each: &after_each,
-        };
+        let ctx = self.ctx(
+            c,
+            lock_session,
+            &t,
+            companions.as_ref(),
+            &before_each,
+            &after_each,
+        );
         for cb in callbacks(Callback::BeforeMigrate)? {
             ctx.callback(&cb).await?;
         }

@@ -5,5 +5,6 @@ mod info;
 pub mod lint;
 mod migrate;
 mod repair;
+mod undo;
 mod validate;
 mod wait;

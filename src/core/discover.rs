@@ -243,6 +243,21 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
     });
     report_duplicates(&out.migrations, &mut problems);
     report_duplicates(&out.undo, &mut problems);
+    for u in &out.undo {
+        let Some(v) = u.name.version() else { continue };
+        // Both lists are sorted by version, but a binary search would need the repeatables
+        // apart; undo files are few.
+        let has_its_script = out
+            .migrations
+            .iter()
+            .any(|m| matches!(&m.name.kind, Kind::Versioned(mv) if mv == v));
+        if !has_its_script {
+            problems.push(format!(
+                "{}: there is no V{v}__*.sql for this undo file; an undo file reverts the versioned script of its version and is stored with it when that applies. Add V{v}, or remove this file",
+                u.display
+            ));
+        }
+    }
     report_duplicates(&out.callbacks, &mut problems);
 
     if problems.is_empty() {
@@ -388,6 +403,23 @@ mod tests {
             "{all}"
         );
         assert_eq!(err.len(), 5, "{all}");
+    }
+
+    #[test]
+    fn an_undo_file_needs_the_versioned_script_of_its_version() {
+        let s = discover(vec![
+            entry("V1__a.sql", ""),
+            entry("V2.0__b.sql", ""),
+            entry("U2__undo_b.sql", "DROP TABLE b;"),
+        ])
+        .unwrap();
+        assert_eq!(s.undo.len(), 1);
+        let err = discover(vec![entry("V1__a.sql", ""), entry("U3__undo_c.sql", "")]).unwrap_err();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert!(
+            err[0].starts_with("sql/U3__undo_c.sql: there is no V3__*.sql for this undo file"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -13,3 +13,4 @@ pub mod placeholders;
 pub mod plan;
 pub mod script;
 pub mod split;
+pub mod undo;

@@ -66,6 +66,8 @@ pub enum State {
     /// Pending, but held back: a contract script whose guard does not hold, or a script
     /// after one (SPEC §11).
     Deferred,
+    /// Applied, then undone by a later `UNDO_SQL` row (SPEC §12): not applied any more.
+    Undone,
 }
 
 impl State {
@@ -86,6 +88,7 @@ impl State {
             State::Deleted => "Deleted",
             State::InProgress => "In Progress",
             State::Deferred => "Deferred",
+            State::Undone => "Undone",
         }
     }
 }
@@ -234,6 +237,14 @@ fn is_baseline(kind: &str) -> bool {
     matches!(kind, "BASELINE" | "SQL_BASELINE" | "JDBC_BASELINE")
 }
 
+/// Flyway's undo row types (reference flyway-config §7); schemagate writes `UNDO_SQL`.
+pub fn is_undo(kind: &str) -> bool {
+    matches!(
+        kind,
+        "UNDO_SQL" | "UNDO_JDBC" | "UNDO_SPRING_JDBC" | "UNDO_CUSTOM"
+    )
+}
+
 fn entry_from_row(
     row: &Applied,
     state: State,
@@ -346,10 +357,29 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
         };
         row_versions.push(parsed);
     }
+    // A successful undo row undoes the latest earlier row of its version that is not undone
+    // yet: that version counts as not applied, and its file (if any) is pending again.
+    let mut undone = vec![false; applied.len()];
+    for (i, row) in applied.iter().enumerate() {
+        let Some(v) = row_versions[i].as_ref() else {
+            continue;
+        };
+        if hidden[i] || !is_undo(&row.kind) || !row.success {
+            continue;
+        }
+        if let Some(j) = (0..i).rev().find(|&j| {
+            !hidden[j]
+                && !undone[j]
+                && !is_undo(&applied[j].kind)
+                && row_versions[j].as_ref() == Some(v)
+        }) {
+            undone[j] = true;
+        }
+    }
     let mut latest_by_version: BTreeMap<&Version, usize> = BTreeMap::new();
     let mut latest_by_description: HashMap<&str, usize> = HashMap::new();
     for (i, row) in applied.iter().enumerate() {
-        if hidden[i] || is_synthetic(&row.kind) {
+        if hidden[i] || undone[i] || is_synthetic(&row.kind) || is_undo(&row.kind) {
             continue;
         }
         match &row_versions[i] {
@@ -393,6 +423,27 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                     "Delete"
                 },
             ));
+            continue;
+        }
+        if undone[i] {
+            entries.push(entry_from_row(row, State::Undone, None, "Versioned"));
+            continue;
+        }
+        if is_undo(&row.kind) {
+            let state = if row.success {
+                State::Success
+            } else {
+                problems.push(Problem {
+                    kind: ProblemKind::Failed,
+                    message: format!(
+                        "the undo of {} failed part-way outside a transaction in an earlier run (history row {}, success=false): the statements before the failure are committed. Put back by hand what it undid, run `schemagate repair` to remove the failed row, then `schemagate undo` again",
+                        version_label(row.version.as_deref().unwrap_or_default(), &row.description),
+                        row.installed_rank,
+                    ),
+                });
+                State::Failed
+            };
+            entries.push(entry_from_row(row, state, None, "Undo"));
             continue;
         }
         match &row_versions[i] {
@@ -469,7 +520,7 @@ pub fn plan(local: &[Local], applied: &[Applied], policy: &Policy) -> Plan {
                     }
                 } else if max_local.is_none_or(|m| v > m) {
                     warnings.push(format!(
-                        "{label} is applied but no local file has it: the database is newer than these scripts (a rollback?); nothing is undone",
+                        "{label} is applied but no local file has it: the database is newer than these scripts (a rollback?); `schemagate undo` undoes it with the undo stored when it was applied",
                         label = label()
                     ));
                     State::Future
@@ -966,6 +1017,132 @@ mod tests {
                 Some(Phase::Contract)
             ]
         );
+    }
+
+    fn undo_row(rank: i32, version: &str, description: &str, success: bool) -> Applied {
+        Applied {
+            kind: "UNDO_SQL".into(),
+            script: format!("U{version}__{description}.sql"),
+            ..row(rank, Some(version), description, Some(7), success)
+        }
+    }
+
+    fn states(p: &Plan) -> Vec<(&'static str, Option<&str>, State)> {
+        p.entries
+            .iter()
+            .map(|e| (e.category, e.version.as_deref(), e.state))
+            .collect()
+    }
+
+    #[test]
+    fn an_undone_version_is_not_applied_and_its_file_is_pending_again() {
+        let l = vec![
+            local("V1__a.sql", 10),
+            local("V2__b.sql", 20),
+            local("V3__c.sql", 30),
+        ];
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("2"), "b", Some(20), true),
+            row(3, Some("3"), "c", Some(30), true),
+            undo_row(4, "3", "c", true),
+            undo_row(5, "2", "b", true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert!(p.problems.is_empty() && p.warnings.is_empty(), "{p:?}");
+        assert_eq!(p.current.as_deref(), Some("1"));
+        assert_eq!(pending_paths(&p, &l), ["V2__b.sql", "V3__c.sql"]);
+        assert_eq!(
+            states(&p),
+            [
+                ("Versioned", Some("1"), State::Success),
+                ("Versioned", Some("2"), State::Undone),
+                ("Versioned", Some("3"), State::Undone),
+                ("Undo", Some("3"), State::Success),
+                ("Undo", Some("2"), State::Success),
+                ("Versioned", Some("2"), State::Pending),
+                ("Versioned", Some("3"), State::Pending),
+            ]
+        );
+        // An older image that has only V1: the undone rows are neither missing nor future.
+        let p = plan(&l[..1], &rows, &Policy::default());
+        assert!(p.problems.is_empty() && p.warnings.is_empty(), "{p:?}");
+        assert!(p.pending.is_empty());
+        // A changed file of an undone version is no drift: it is simply pending.
+        let mut changed = l.clone();
+        changed[2].checksum = 31;
+        assert!(
+            plan(&changed, &rows, &Policy::default())
+                .problems
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_version_applied_again_after_its_undo_is_applied_once_more() {
+        let l = vec![local("V1__a.sql", 10), local("V2__b.sql", 20)];
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("2"), "b", Some(20), true),
+            undo_row(3, "2", "b", true),
+            row(4, Some("2"), "b", Some(20), true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert!(p.pending.is_empty() && p.problems.is_empty(), "{p:?}");
+        assert_eq!(p.current.as_deref(), Some("2"));
+        assert_eq!(
+            states(&p)[1..],
+            [
+                ("Versioned", Some("2"), State::Undone),
+                ("Undo", Some("2"), State::Success),
+                ("Versioned", Some("2"), State::Success),
+            ]
+        );
+        // Undone a second time: the latest row is the one undone, not the first again.
+        let mut again = rows.to_vec();
+        again.push(undo_row(5, "2", "b", true));
+        let p = plan(&l, &again, &Policy::default());
+        assert_eq!(pending_paths(&p, &l), ["V2__b.sql"]);
+        assert_eq!(p.current.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_failed_undo_row_stops_everything_until_repair() {
+        let l = vec![local("V1__a.sql", 10), local("V2__b.sql", 20)];
+        let rows = [
+            row(1, Some("1"), "a", Some(10), true),
+            row(2, Some("2"), "b", Some(20), true),
+            undo_row(3, "2", "b", false),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert_eq!(kinds(&p), [ProblemKind::Failed]);
+        assert!(
+            p.problems[0]
+                .message
+                .contains("the undo of V2 (b) failed part-way"),
+            "{:?}",
+            p.problems
+        );
+        // Nothing was undone: V2 still counts.
+        assert_eq!(p.current.as_deref(), Some("2"));
+        assert!(p.pending.is_empty());
+    }
+
+    #[test]
+    fn an_undone_backfill_in_progress_starts_afresh() {
+        let l = vec![
+            local("V1__a.sql", 1),
+            phased("V2__fill.sql", Phase::Backfill),
+        ];
+        let rows = [
+            row(1, Some("1"), "a", Some(1), true),
+            row(2, Some("2"), "fill", Some(1), false),
+            undo_row(3, "2", "fill", true),
+        ];
+        let p = plan(&l, &rows, &Policy::default());
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(pending_paths(&p, &l), ["V2__fill.sql"]);
+        assert!(!p.entries.iter().any(|e| e.state == State::InProgress));
     }
 
     #[test]

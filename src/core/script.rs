@@ -174,7 +174,8 @@ const UNSUPPORTED_CALLBACKS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     Versioned(Version),
-    /// `U<version>__…`: recognised so the name is valid; never run (undo is not in the open-source Flyway either).
+    /// `U<version>__…`: the undo of `V<version>`, stored with it when it applies and run by
+    /// `schemagate undo` (SPEC §12; Flyway has it only in its paid edition).
     Undo(Version),
     Repeatable,
     Callback(Callback),

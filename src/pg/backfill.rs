@@ -205,7 +205,7 @@ impl Ctx<'_> {
         })
     }
 
-    /// The history row (not yet successful) and the phase, in one transaction.
+    /// The history row (not yet successful), the phase and the undo, in one transaction.
     async fn record_start(&self, ready: &Ready<'_>) -> Result<i32, Failure> {
         let what = label(ready.script);
         let description = abbreviate_description(&ready.script.name.description);
@@ -228,6 +228,7 @@ impl Ctx<'_> {
             )
             .await?;
             self.record_phase(ready).await?;
+            self.keep_undo(ready).await?;
             self.client.batch_execute("COMMIT").await?;
             Ok::<_, tokio_postgres::Error>(rank)
         }

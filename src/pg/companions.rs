@@ -1,9 +1,10 @@
-//! schemagate's own tables beside the history (SPEC §11): `<table>_phase`, the phase of every applied contract and backfill script, and `<table>_releases`, which scripts each app version's image holds.
+//! schemagate's own tables beside the history (SPEC §11, §12): `<table>_phase`, the phase of every applied contract and backfill script; `<table>_releases`, which scripts each app version's image holds; `<table>_undo`, the undo SQL of every applied version that has one.
 //!
 //! The Flyway history table is never given extra columns, so that Flyway keeps reading it.
 //! These tables let an older image, which lacks the newer files, still know that a version
-//! it does not have was a contract, and let the contract guard tell an old pod from one
-//! whose image already holds the contract script. They are created while the lock is held,
+//! it does not have was a contract, let the contract guard tell an old pod from one
+//! whose image already holds the contract script, and let an older image undo the newer
+//! versions whose `U` files it never had (`helm rollback` runs the older image). They are created while the lock is held,
 //! when first needed; a database without them reads as empty.
 
 use tokio_postgres::{Client, GenericClient};
@@ -11,6 +12,7 @@ use tokio_postgres::{Client, GenericClient};
 use crate::core::contract::{Recorded, Release};
 use crate::core::directives::Phase;
 use crate::core::script::Version;
+use crate::core::undo::StoredUndo;
 use crate::pg::history::Table;
 
 /// The companion tables of one history table.
@@ -18,6 +20,7 @@ use crate::pg::history::Table;
 pub struct Companions {
     phase: Table,
     releases: Table,
+    undo: Table,
 }
 
 const MAX_NAME_BYTES: usize = 63;
@@ -43,19 +46,22 @@ impl Companions {
         Ok(Companions {
             phase: named("phase")?,
             releases: named("releases")?,
+            undo: named("undo")?,
         })
     }
 
-    /// Creates both tables if they are missing. Call only while holding the lock.
+    /// Creates the tables that are missing. Call only while holding the lock.
     pub async fn ensure(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
         let created = client
             // Quietly: an existing table is the usual case, not news for the log.
             .batch_execute(&format!(
                 "BEGIN; SET LOCAL client_min_messages = warning;\n\
                  CREATE TABLE IF NOT EXISTS {} (\n    version VARCHAR(50) PRIMARY KEY,\n    phase VARCHAR(20) NOT NULL,\n    recorded_on TIMESTAMP NOT NULL DEFAULT now()\n);\n\
-                 CREATE TABLE IF NOT EXISTS {} (\n    app VARCHAR(63) NOT NULL,\n    app_version VARCHAR(63) NOT NULL,\n    scripts_up_to VARCHAR(50),\n    recorded_on TIMESTAMP NOT NULL DEFAULT now(),\n    PRIMARY KEY (app, app_version)\n);\nCOMMIT;",
+                 CREATE TABLE IF NOT EXISTS {} (\n    app VARCHAR(63) NOT NULL,\n    app_version VARCHAR(63) NOT NULL,\n    scripts_up_to VARCHAR(50),\n    recorded_on TIMESTAMP NOT NULL DEFAULT now(),\n    PRIMARY KEY (app, app_version)\n);\n\
+                 CREATE TABLE IF NOT EXISTS {} (\n    version VARCHAR(50) PRIMARY KEY,\n    script VARCHAR(1000) NOT NULL,\n    checksum INTEGER NOT NULL,\n    sql TEXT NOT NULL,\n    stored_on TIMESTAMP NOT NULL DEFAULT now()\n);\nCOMMIT;",
                 self.phase.qualified(),
-                self.releases.qualified()
+                self.releases.qualified(),
+                self.undo.qualified()
             ))
             .await;
         if created.is_err() {
@@ -95,6 +101,60 @@ impl Companions {
         Ok(rows
             .iter()
             .filter_map(|r| Some((r.get::<_, String>(0), Phase::parse(r.get(1))?)))
+            .collect())
+    }
+
+    /// Stores a version's undo; runs in the caller's transaction, with its history row. A
+    /// version applied again after an undo stores its undo again.
+    pub async fn store_undo(
+        &self,
+        client: &impl GenericClient,
+        undo: &StoredUndo,
+    ) -> Result<(), tokio_postgres::Error> {
+        let sql = format!(
+            "INSERT INTO {} (version, script, checksum, sql) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (version) DO UPDATE SET script = EXCLUDED.script, checksum = EXCLUDED.checksum, \
+             sql = EXCLUDED.sql, stored_on = now()",
+            self.undo.qualified()
+        );
+        client
+            .execute(
+                &sql,
+                &[&undo.version, &undo.script, &undo.checksum, &undo.sql],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes the undo of a version that has just been undone, in the undo's transaction: a
+    /// stored undo always belongs to an applied version.
+    pub async fn forget_undo(
+        &self,
+        client: &impl GenericClient,
+        version: &str,
+    ) -> Result<(), tokio_postgres::Error> {
+        let sql = format!("DELETE FROM {} WHERE version = $1", self.undo.qualified());
+        client.execute(&sql, &[&version]).await.map(|_| ())
+    }
+
+    /// Every stored undo; empty when the table does not exist yet.
+    pub async fn undos(&self, client: &Client) -> Result<Vec<StoredUndo>, tokio_postgres::Error> {
+        let sql = format!(
+            "SELECT version, script, checksum, sql FROM {}",
+            self.undo.qualified()
+        );
+        let rows = match absent_is_empty(client.query(&sql, &[]).await)? {
+            Some(rows) => rows,
+            None => return Ok(Vec::new()),
+        };
+        Ok(rows
+            .iter()
+            .map(|r| StoredUndo {
+                version: r.get(0),
+                script: r.get(1),
+                checksum: r.get(2),
+                sql: r.get(3),
+            })
             .collect())
     }
 
@@ -169,6 +229,7 @@ mod tests {
             c.releases.qualified(),
             "\"s\".\"schemagate_history_releases\""
         );
+        assert_eq!(c.undo.qualified(), "\"s\".\"schemagate_history_undo\"");
         assert!(Companions::of(&t(&"h".repeat(54))).is_ok());
         let e = Companions::of(&t(&"h".repeat(55))).unwrap_err();
         assert!(e.contains("at most 54 bytes"), "{e}");

@@ -20,6 +20,7 @@ use crate::core::script::Kind;
 use crate::core::split::{
     self, Statement, line_col, non_transactional_reason, statement_char_offset,
 };
+use crate::core::undo::StoredUndo;
 use crate::pg::companions::Companions;
 use crate::pg::connect::classify;
 use crate::pg::history::{self, NewRow, Table};
@@ -34,6 +35,8 @@ pub struct Ready<'a> {
     pub statements: Vec<Statement>,
     /// Why it runs outside a transaction, if it does.
     pub no_transaction: Option<&'static str>,
+    /// A versioned script's undo, stored with its history row (SPEC §12).
+    pub undo: Option<StoredUndo>,
 }
 
 /// Splits a resolved script and decides its transaction mode (SPEC §6).
@@ -53,14 +56,17 @@ pub fn prepare<'a>(script: &'a Script, resolved: Resolved<'a>) -> Result<Ready<'
         checksum: resolved.checksum,
         statements,
         no_transaction,
+        undo: None,
     })
 }
 
 /// How a person names a script in a log line: `V7.1 (add email)`, `repeatable "views"`.
 pub fn label(script: &Script) -> String {
     match &script.name.kind {
-        Kind::Versioned(v) | Kind::Undo(v) if script.name.description.is_empty() => format!("V{v}"),
-        Kind::Versioned(v) | Kind::Undo(v) => format!("V{v} ({})", script.name.description),
+        Kind::Versioned(v) if script.name.description.is_empty() => format!("V{v}"),
+        Kind::Versioned(v) => format!("V{v} ({})", script.name.description),
+        Kind::Undo(v) if script.name.description.is_empty() => format!("the undo of V{v}"),
+        Kind::Undo(v) => format!("the undo of V{v} ({})", script.name.description),
         Kind::Repeatable => format!("repeatable \"{}\"", script.name.description),
         Kind::Callback(c) => format!(
             "callback {}",
@@ -292,7 +298,10 @@ impl Ctx<'_> {
         NewRow {
             version: ready.script.name.version().map(|v| v.as_str()),
             description,
-            kind: "SQL",
+            kind: match ready.script.name.kind {
+                Kind::Undo(_) => "UNDO_SQL",
+                _ => "SQL",
+            },
             script,
             checksum: Some(ready.checksum),
             installed_by: self.installed_by,
@@ -316,6 +325,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// Keeps `<table>_undo` in step with the history row being written: a versioned script
+    /// stores its undo, an undo removes the one it ran.
+    pub(crate) async fn keep_undo(&self, ready: &Ready<'_>) -> Result<(), tokio_postgres::Error> {
+        let Some(c) = self.companions else {
+            return Ok(());
+        };
+        match (&ready.script.name.kind, &ready.undo) {
+            (Kind::Versioned(_), Some(u)) => c.store_undo(self.client, u).await,
+            (Kind::Undo(v), _) => c.forget_undo(self.client, v.as_str()).await,
+            _ => Ok(()),
+        }
+    }
+
     fn failure_for(&self, ready: &Ready<'_>, e: &StmtError, rolled_back: bool) -> Failure {
         let what = label(ready.script);
         let tail = if rolled_back {
@@ -327,8 +349,9 @@ impl Ctx<'_> {
             return Failure::new(
                 reason.failure_kind(),
                 format!(
-                    "{} while applying {what} at {}{tail}",
+                    "{} while {} {what} at {}{tail}",
                     reason.describe(),
+                    doing(ready),
                     e.at
                 ),
             );
@@ -357,7 +380,8 @@ impl Ctx<'_> {
             )
         } else if kind == FailureKind::Unavailable {
             format!(
-                "lost the database while applying {what} at {} ({}); the server rolls back the unfinished transaction",
+                "lost the database while {} {what} at {} ({}); the server rolls back the unfinished transaction",
+                doing(ready),
                 e.at,
                 describe_error(err)
             )
@@ -490,6 +514,9 @@ impl Ctx<'_> {
         self.record_phase(ready)
             .await
             .map_err(|e| to_err(e, &format!("{} (phase record)", ready.script.display)))?;
+        self.keep_undo(ready)
+            .await
+            .map_err(|e| to_err(e, &format!("{} (undo record)", ready.script.display)))?;
         self.client
             .batch_execute("COMMIT")
             .await
@@ -534,6 +561,20 @@ impl Ctx<'_> {
                 ),
             )
         })?;
+        // A versioned script's undo is stored before it runs, with its failed row: an image
+        // without the file can undo it once it is repaired and finished. An undo's stored
+        // text is removed only once it has run to its end.
+        if matches!(ready.script.name.kind, Kind::Versioned(_)) {
+            self.keep_undo(ready).await.map_err(|e| {
+                Failure::new(
+                    FailureKind::Unavailable,
+                    format!(
+                        "storing the undo of {what} before running it: {}",
+                        describe_error(&e)
+                    ),
+                )
+            })?;
+        }
         let mut retries = 0;
         for (i, stmt) in ready.statements.iter().enumerate() {
             let result = self.run_non_transactional(ready, stmt, &mut retries).await;
@@ -548,6 +589,13 @@ impl Ctx<'_> {
                 format!("{what} ran completely but marking history row {rank} as successful failed ({}); check the database, then run `schemagate repair`", describe_error(&e)),
             )
         })?;
+        if matches!(ready.script.name.kind, Kind::Undo(_))
+            && let Err(e) = self.keep_undo(ready).await
+        {
+            // The undo row already says it is undone; a stale stored undo is overwritten
+            // when the version applies again.
+            tracing::warn!(migration = %what, error = %describe_error(&e), "removing the stored undo after it ran failed; it is replaced when the version applies again");
+        }
         Ok(Done {
             statements: ready.statements.len(),
             millis: start.elapsed().as_millis() as u64,
@@ -653,7 +701,10 @@ impl Ctx<'_> {
                 left.join(", ")
             ));
         }
-        msg.push_str(". Fix the cause, make the database match, then run `schemagate repair` and migrate again");
+        msg.push_str(match ready.script.name.kind {
+            Kind::Undo(_) => ". Fix the cause, make the database match, then run `schemagate repair` and undo again",
+            _ => ". Fix the cause, make the database match, then run `schemagate repair` and migrate again",
+        });
         tracing::error!(migration = %what, at = %e.at, statement = index + 1, history_rank = rank, "partial migration");
         Failure::new(FailureKind::Partial, msg)
     }
@@ -683,6 +734,14 @@ impl Ctx<'_> {
                 Err(self.failure_for(ready, &e, in_tx))
             }
         }
+    }
+}
+
+/// What a log line says the run was doing to a script.
+fn doing(ready: &Ready<'_>) -> &'static str {
+    match ready.script.name.kind {
+        Kind::Undo(_) => "running",
+        _ => "applying",
     }
 }
 
