@@ -519,3 +519,84 @@ fn wait_rides_out_a_concurrent_index_build_and_stops_on_a_real_partial_failure()
     out.assert_code(3);
     assert!(out.elapsed < Duration::from_secs(10), "{out}");
 }
+
+/// V1–V3, where the undo of V3 sleeps as long as the session setting `sgtest.sleep` says, so
+/// that one run can be caught mid-undo and the next runs through.
+fn undoable() -> tempfile::TempDir {
+    migrations_dir(&[
+        ("V1__a.sql", "CREATE TABLE a (id int);"),
+        ("V2__b.sql", "CREATE TABLE b (id int);"),
+        ("U2__b.sql", "DROP TABLE b;"),
+        ("V3__c.sql", "CREATE TABLE c (id int);"),
+        (
+            "U3__c.sql",
+            "DROP TABLE c;\nSELECT pg_sleep(coalesce(current_setting('sgtest.sleep', true), '0')::float);",
+        ),
+    ])
+}
+
+fn undo_rows(db: &TestDb) -> Vec<String> {
+    db.history(T)
+        .into_iter()
+        .filter(|r| r.type_ == "UNDO_SQL")
+        .map(|r| r.version.unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn sigkill_mid_undo_rolls_that_undo_back_and_the_rerun_finishes() {
+    let db = PgServer::shared().fresh_db();
+    let dir = undoable();
+    sg(&db, dir.path()).run().assert_success();
+    let running = sg(&db, dir.path())
+        .args(["undo", "--target", "1"])
+        .env("PGOPTIONS", "-c sgtest.sleep=60")
+        .spawn();
+    wait_for_statement(&db, "sgtest.sleep");
+    running.signal(libc::SIGKILL);
+    running.wait_allow_timeout();
+    // The server ends the orphaned backend within client_connection_check_interval, and its
+    // transaction with it: the DROP TABLE before the sleep is rolled back.
+    assert!(no_sessions_left(&db, Duration::from_secs(10)));
+    assert!(
+        db.table_exists("c"),
+        "the interrupted undo must be rolled back"
+    );
+    assert!(undo_rows(&db).is_empty());
+    assert_eq!(
+        db.query_scalar("SELECT count(*) FROM schemagate_history_undo")
+            .as_deref(),
+        Some("2"),
+        "the stored undos are kept for the rerun"
+    );
+    let out = sg(&db, dir.path()).args(["undo", "--target", "1"]).run();
+    out.assert_success();
+    assert_eq!(undo_rows(&db), ["3", "2"], "{out}");
+    assert!(!db.table_exists("b") && !db.table_exists("c") && db.table_exists("a"));
+    invariants(&db, dir.path(), 0);
+}
+
+#[test]
+fn of_two_undo_runners_one_waits_for_the_lock_and_nothing_is_undone_twice() {
+    let db = PgServer::shared().fresh_db();
+    let dir = undoable();
+    sg(&db, dir.path()).run().assert_success();
+    let first = sg(&db, dir.path())
+        .args(["undo", "--target", "1"])
+        .env("PGOPTIONS", "-c sgtest.sleep=2")
+        .spawn();
+    wait_for_statement(&db, "sgtest.sleep");
+    let second = sg(&db, dir.path()).args(["undo", "--target", "1"]).spawn();
+    let (a, b) = (first.wait(), second.wait());
+    a.assert_success();
+    b.assert_success();
+    assert_eq!(summary(&a)["undone"], 2, "{a}");
+    assert_eq!(summary(&b)["undone"], 0, "{b}");
+    assert!(
+        b.stderr
+            .contains("another runner undid everything above V1"),
+        "the second runner waited and found nothing left\n{b}"
+    );
+    assert_eq!(undo_rows(&db), ["3", "2"]);
+    invariants(&db, dir.path(), 0);
+}

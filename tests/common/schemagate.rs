@@ -73,21 +73,25 @@ pub fn no_sessions_left(db: &TestDb, limit: Duration) -> bool {
 /// The default history table.
 pub const HISTORY: &str = "schemagate_history";
 
-/// The invariants every fault and bad-input case ends with: every version at most once in the
-/// history, with its file's checksum; no advisory lock of ours; no INVALID index unless the
-/// case expects some; no schemagate session left.
+/// The invariants every fault and bad-input case ends with: every version applied at most
+/// once more than it was undone (its rows alternate applied, undone), each row with its
+/// file's checksum; no advisory lock of ours; no INVALID index unless the case expects some;
+/// no schemagate session left.
 pub fn invariants(db: &TestDb, dir: &Path, invalid_indexes_expected: usize) {
     let rows = if db.table_exists(HISTORY) {
         db.history(HISTORY)
     } else {
         Vec::new()
     };
-    let mut seen = std::collections::HashSet::new();
+    let mut last_kind: std::collections::HashMap<Option<String>, bool> = Default::default();
     for r in rows.iter().filter(|r| r.version.is_some()) {
+        let undo = r.type_ == "UNDO_SQL";
+        let previous = last_kind.insert(r.version.clone(), undo);
         assert!(
-            seen.insert(r.version.clone()),
-            "version {:?} recorded twice: {rows:?}",
-            r.version
+            previous != Some(undo) && (previous.is_some() || !undo),
+            "version {:?} {} twice in a row (or undone before it was applied): {rows:?}",
+            r.version,
+            if undo { "undone" } else { "applied" }
         );
         let text = std::fs::read_to_string(dir.join(&r.script))
             .unwrap_or_else(|e| panic!("no file for {}: {e}", r.script));
