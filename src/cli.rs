@@ -53,7 +53,8 @@ commands:
   wait       for an initContainer: wait until every versioned migration before the first
              pending contract script is applied
   baseline   mark an existing database as being at SCHEMAGATE_BASELINE_VERSION
-  repair     remove failed rows and realign checksums/descriptions with the local files
+  repair     remove failed rows and realign checksums/descriptions and stored undos with
+             the local files
   plan       print the SQL that migrate would run, without running it (deferred scripts
              commented out); `plan undo`: the SQL that undo would run
   undo       undo, newest first, every applied version above the newest local one (or

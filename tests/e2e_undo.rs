@@ -421,3 +421,69 @@ fn a_failing_undo_is_rolled_back_and_named_with_its_place() {
     assert_eq!(rows(&db), [row("1", "SQL"), row("2", "SQL")]);
     assert_eq!(stored(&db).len(), 1);
 }
+
+#[test]
+fn an_undo_that_stops_part_way_outside_a_transaction_leaves_a_failed_row_until_repair() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[
+        ("V1__users.sql", V1),
+        (
+            "V2__idx.sql",
+            "CREATE INDEX users_name ON users (name);\nCREATE TABLE extra (id int);",
+        ),
+        (
+            "U2__idx.sql",
+            "DROP INDEX CONCURRENTLY users_name;\nDROP TABLE no_such_table;\nDROP TABLE extra;",
+        ),
+    ]);
+    run(&db, dir.path(), "migrate").assert_success();
+    let out = sg(&db, dir.path()).args(["undo", "--target", "1"]).run();
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains(
+            "the undo of V2 (idx) stopped part-way outside a transaction at statement 2 of 3"
+        ) && out
+            .stderr
+            .contains("run `schemagate repair` and undo again"),
+        "{out}"
+    );
+    assert_eq!(
+        rows(&db).last(),
+        Some(&("2".to_string(), "UNDO_SQL".to_string(), false))
+    );
+    // Half-undone: neither migrate nor undo goes on, and both say why.
+    for command in ["migrate", "undo"] {
+        let blocked = sg(&db, dir.path()).args([command, "--target", "1"]).run();
+        blocked.assert_code(3);
+        assert!(
+            blocked
+                .stderr
+                .contains("the undo of V2 (idx) failed part-way"),
+            "{blocked}"
+        );
+    }
+    // Put back what it undid, fix the undo file, and repair: it removes the failed row and
+    // stores the fixed file in place of the undo stored with V2.
+    db.exec("CREATE INDEX users_name ON users (name);");
+    write_file(
+        dir.path(),
+        "U2__idx.sql",
+        "DROP INDEX CONCURRENTLY users_name;\nDROP TABLE extra;",
+    );
+    let repaired = sg(&db, dir.path()).arg("repair").run();
+    repaired.assert_success();
+    assert!(
+        repaired
+            .stderr
+            .contains("stored U2__idx.sql as the undo of V2"),
+        "{repaired}"
+    );
+    assert_eq!(
+        stored(&db)[0].2,
+        "DROP INDEX CONCURRENTLY users_name;\nDROP TABLE extra;"
+    );
+    let out = sg(&db, dir.path()).args(["undo", "--target", "1"]).run();
+    out.assert_success();
+    assert!(!db.table_exists("extra"));
+    assert_eq!(rows(&db).last(), Some(&row("2", "UNDO_SQL")));
+}
