@@ -77,8 +77,9 @@ pub fn info_table(plan: &Plan, schema_version: &str, deferred: Option<&Deferred>
         "Phase",
         "Installed On",
         "State",
+        "Undoable",
     ];
-    let rows: Vec<[String; 7]> = plan
+    let rows: Vec<[String; 8]> = plan
         .entries
         .iter()
         .map(|e| {
@@ -90,6 +91,7 @@ pub fn info_table(plan: &Plan, schema_version: &str, deferred: Option<&Deferred>
                 cell(e.phase.map(|p| p.as_str())),
                 cell(e.installed_on.as_deref()),
                 e.state.label().to_string(),
+                yes_no(e.undoable).to_string(),
             ]
         })
         .collect();
@@ -137,6 +139,15 @@ pub fn info_table(plan: &Plan, schema_version: &str, deferred: Option<&Deferred>
     out
 }
 
+/// Flyway's spelling of the `undoable` column.
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "Yes",
+        Some(false) => "No",
+        None => "",
+    }
+}
+
 fn entry_json(e: &Entry) -> serde_json::Value {
     json!({
         "category": e.category,
@@ -151,6 +162,7 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "executionTime": e.execution_time,
         "state": e.state.label(),
         "phase": e.phase.map(|p| p.as_str()),
+        "undoable": yes_no(e.undoable),
     })
 }
 

@@ -139,6 +139,31 @@ fn an_older_image_undoes_what_a_newer_one_applied_and_the_newer_one_applies_it_a
         "-- the stored text has its placeholders replaced\nDROP TABLE public.orders;"
     );
 
+    // `info` of the older image says which applied versions can be undone, as Flyway's
+    // Undoable column does.
+    let info = sg(&db, old.path()).args(["info", "--format", "json"]).run();
+    let undoable: Vec<(String, String)> = info.stdout_json()["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_str().unwrap().to_string(),
+                m["undoable"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        undoable,
+        [
+            ("1".into(), "No".into()),
+            ("2".into(), "Yes".into()),
+            ("3".into(), "Yes".into())
+        ]
+    );
+    let table = sg(&db, old.path()).arg("info").run();
+    assert!(table.stdout.contains("| Undoable |"), "{table}");
+
     // `plan undo` from the older image shows what would run and changes nothing.
     let plan = run(&db, old.path(), "plan");
     plan.assert_success();

@@ -7,6 +7,7 @@ use crate::core::contract::{self, ContractMode, Deferral};
 use crate::core::directives::Phase;
 use crate::core::outcome::Failure;
 use crate::core::plan::Plan;
+use crate::core::script::Version;
 use crate::output;
 use crate::pg::activity;
 use crate::pg::companions::Companions;
@@ -15,6 +16,7 @@ use crate::pg::exec::{self, label};
 impl Run<'_> {
     pub(crate) async fn info(&self, w: &Workspace<'_>, mut plan: Plan) -> Result<(), Failure> {
         let deferral = self.preview_phases(w, &mut plan).await?;
+        self.mark_undoable(w, &mut plan).await?;
         let text = match self.format {
             Format::Json => output::info_json(
                 &plan,
@@ -29,6 +31,31 @@ impl Run<'_> {
             ),
         };
         print!("{text}");
+        Ok(())
+    }
+
+    /// Which applied versions have an undo, stored or in this image, for the `Undoable`
+    /// column; the undo table is read only when something is applied.
+    async fn mark_undoable(&self, w: &Workspace<'_>, plan: &mut Plan) -> Result<(), Failure> {
+        if plan.entries.iter().all(|e| e.installed_rank.is_none()) {
+            return Ok(());
+        }
+        let stored = match Companions::of(&table(self.settings)) {
+            Ok(c) => c
+                .undos(&w.c.session.client)
+                .await
+                .map_err(|e| db_failure("reading the stored undo scripts", &e, self.stop))?,
+            Err(_) => Vec::new(),
+        };
+        let stored: Vec<Version> = stored
+            .iter()
+            .filter_map(|s| Version::parse(&s.version).ok())
+            .collect();
+        let with_undo: Vec<&Version> = stored
+            .iter()
+            .chain(w.scripts.undo.iter().filter_map(|u| u.name.version()))
+            .collect();
+        plan.mark_undoable(&with_undo);
         Ok(())
     }
 

@@ -118,6 +118,9 @@ pub struct Entry {
     /// A versioned migration's phase: from its file, or for a row without one, as the phase
     /// table recorded it ([`Plan::recorded_phases`]).
     pub phase: Option<Phase>,
+    /// For an applied versioned row that `undo` could undo now: whether an undo is stored or
+    /// in this image ([`Plan::mark_undoable`]); `None` where the question does not apply.
+    pub undoable: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +186,28 @@ impl Plan {
             if let Some((_, p)) = recorded.iter().find(|(r, _)| *r == v) {
                 e.phase = Some(*p);
             }
+        }
+    }
+
+    /// Says of every applied versioned row whether an undo exists for it: `with_undo` are
+    /// the versions that have one, stored or as a file (Flyway's `Undoable` column).
+    pub fn mark_undoable(&mut self, with_undo: &[&Version]) {
+        for e in &mut self.entries {
+            let applied = e.category == "Versioned"
+                && e.installed_rank.is_some()
+                && matches!(
+                    e.state,
+                    State::Success
+                        | State::Future
+                        | State::OutOfOrder
+                        | State::Missing
+                        | State::InProgress
+                );
+            if !applied {
+                continue;
+            }
+            let v = e.version.as_deref().and_then(|v| Version::parse(v).ok());
+            e.undoable = Some(v.is_some_and(|v| with_undo.contains(&&v)));
         }
     }
 
@@ -265,6 +290,7 @@ fn entry_from_row(
         state,
         local,
         phase: None,
+        undoable: None,
     }
 }
 
@@ -284,6 +310,7 @@ fn entry_from_local(l: &Local, state: State, index: usize) -> Entry {
         state,
         local: Some(index),
         phase: versioned.then_some(l.phase),
+        undoable: None,
     }
 }
 
