@@ -471,9 +471,10 @@ affinity:
 {{- end }}
 
 {{/*
-A hook Job that runs `schemagate migrate`. Call with (dict "root" $ "suffix" "migrate"
-"hooks" "pre-install,pre-upgrade" "component" "migration" "container" "migrate" "env" (list)).
-Both Jobs share everything but their hooks, their name and the env of the contract wait.
+A hook Job. Call with (dict "root" $ "suffix" "migrate" "hooks" "pre-install,pre-upgrade"
+"component" "migration" "container" "migrate" "env" (list)), and optionally "command" (default
+`migrate`; the undo Job's is `undo`). The Jobs share everything but their hooks, their name,
+their command and the env of the contract wait or the undo.
 */}}
 {{- define "schemagate.hookJob" -}}
 {{- $ := .root }}
@@ -497,35 +498,50 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
-  backoffLimit: {{ $.Values.job.backoffLimit }}
-  # SCHEMAGATE_DEADLINE ends one run cleanly (exit 124); this ends the Job a minute later
-  # whatever happens, retries included.
-  activeDeadlineSeconds: {{ add (include "schemagate.deadlineSeconds" $ | int64) 60 }}
-  podFailurePolicy:
-    rules:
-      # Exit codes a retry cannot help: fail the Job now instead of repeating the failure.
-      - action: FailJob
-        onExitCodes:
-          containerName: {{ .container }}
-          operator: In
-          values: {{ include "schemagate.nonRetryableExitCodes" $ }}
-      # An evicted or preempted Pod (drain, node loss) is not schemagate's failure: retry
-      # without counting it against backoffLimit.
-      - action: Ignore
-        onPodConditions:
-          - type: DisruptionTarget
-            status: "True"
-  template:
-    metadata:
-      labels:
-        {{- include "schemagate.labels" (dict "root" $ "component" .component) | nindent 8 }}
-        {{- with $.Values.podLabels }}
-        {{- toYaml . | nindent 8 }}
-        {{- end }}
-      {{- with $.Values.podAnnotations }}
-      annotations:
-        {{- toYaml . | nindent 8 }}
+  {{- include "schemagate.jobSpec" . | trim | nindent 2 }}
+{{- end }}
+
+{{/* The spec of a Job, for the hook Jobs and the undo CronJob's jobTemplate. */}}
+{{- define "schemagate.jobSpec" -}}
+{{- $ := .root }}
+backoffLimit: {{ $.Values.job.backoffLimit }}
+# SCHEMAGATE_DEADLINE ends one run cleanly (exit 124); this ends the Job a minute later
+# whatever happens, retries included.
+activeDeadlineSeconds: {{ add (include "schemagate.deadlineSeconds" $ | int64) 60 }}
+podFailurePolicy:
+  rules:
+    # Exit codes a retry cannot help: fail the Job now instead of repeating the failure.
+    - action: FailJob
+      onExitCodes:
+        containerName: {{ .container }}
+        operator: In
+        values: {{ include "schemagate.nonRetryableExitCodes" $ }}
+    # An evicted or preempted Pod (drain, node loss) is not schemagate's failure: retry
+    # without counting it against backoffLimit.
+    - action: Ignore
+      onPodConditions:
+        - type: DisruptionTarget
+          status: "True"
+template:
+  metadata:
+    labels:
+      {{- include "schemagate.labels" (dict "root" $ "component" .component) | nindent 6 }}
+      {{- with $.Values.podLabels }}
+      {{- toYaml . | nindent 6 }}
       {{- end }}
-    spec:
-      {{- include "schemagate.podSpec" (dict "root" $ "name" .container "command" "migrate" "resources" $.Values.job.resources "env" .env) | trim | nindent 6 }}
+    {{- with $.Values.podAnnotations }}
+    annotations:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+  spec:
+    {{- include "schemagate.podSpec" (dict "root" $ "name" .container "command" (.command | default "migrate") "resources" $.Values.job.resources "env" .env) | trim | nindent 4 }}
+{{- end }}
+
+{{/*
+The hook events of the Secret and the ConfigMap the Jobs read: also pre-rollback when the
+undo Job runs on rollback, so that on `helm rollback` they are made again from the release
+rolled back to — its scripts, not the newer release's — before the undo Job starts.
+*/}}
+{{- define "schemagate.inputHooks" -}}
+pre-install,pre-upgrade{{ if .Values.rollback.undo.enabled }},pre-rollback{{ end }}
 {{- end }}

@@ -101,11 +101,13 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
         return obj["spec"]
     if obj["kind"] in ("Job", "Deployment", "StatefulSet", "DaemonSet"):
         return obj["spec"]["template"]["spec"]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     raise AssertionError(f"{obj['kind']} has no pod spec")
 
 
 def pod_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [o for o in objects if o["kind"] in ("Pod", "Job", "Deployment")]
+    return [o for o in objects if o["kind"] in ("Pod", "Job", "Deployment", "CronJob")]
 
 
 def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:

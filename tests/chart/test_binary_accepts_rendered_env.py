@@ -64,13 +64,15 @@ def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_c
         "app": {"name": "shop", "version": "1.4.2"},
         "contract": {"settle": "5s", "wait": "1m"},
         "placeholders": {"owner": "app_owner", "Days": 7},
+        "rollback": {"undo": {"enabled": True, "contract": True, "cronJob": True}},
     }
     objects = render(values)
     job = migrate_job(objects)
     names = {e["name"] for e in pod_spec(job)["containers"][0]["env"]}
     # 20 as before, 5 backfill settings, the app, its version, the settle and 4 lint settings.
     assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 32, sorted(names)
-    assert_runs_to_unavailable(objects, tmp_path, exit_codes)
+    # The migrate and contract Jobs, the undo Job and CronJob, the test Pod.
+    assert assert_runs_to_unavailable(objects, tmp_path, exit_codes) == 5
 
 
 def test_control_a_misspelt_setting_exits_78(tmp_path: Path, exit_codes) -> None:
