@@ -498,6 +498,18 @@ impl<'a> Run<'a> {
         // The lock lives on its own session that stays idle while scripts run, so that a
         // CREATE INDEX CONCURRENTLY does not wait for the runner's own transaction.
         let lock_session = self.connect(false).await?;
+        // With several hosts each session picks its server afresh: after a failover between
+        // the two connections they can sit on different servers, and a lock on one would
+        // not guard the migrations on the other. Starting over (69 is retried within the
+        // wait) puts both on the server that serves now.
+        if lock_session.server != c.session.server {
+            let message = format!(
+                "the lock session reached {} but the migration session is on {}; starting over on one server",
+                lock_session.server, c.session.server
+            );
+            lock_session.close().await;
+            return Err(Failure::new(FailureKind::Unavailable, message));
+        }
         // Two open client sessions always have two server backends, unless a pooler in
         // transaction or statement mode hands one backend to both (it reuses the backend the
         // first session just left idle). A session lock is meaningless there.

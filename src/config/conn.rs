@@ -65,12 +65,80 @@ pub enum RootCerts {
     System,
 }
 
+/// One entry of the host list: a host name, an IP address, or a unix socket directory
+/// (starts with `/`), with its port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl HostPort {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        HostPort {
+            host: host.into(),
+            port,
+        }
+    }
+
+    pub fn is_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// `db:5432`, `[::1]:5433`, `/run/postgresql:5432`: how logs and errors name one server.
+    pub fn label(&self) -> String {
+        if self.host.contains(':') && !self.is_socket() {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// libpq's `target_session_attrs`: which server of the host list a session may stay on.
+/// The two `Prefer…` modes past libpq's own exist for pgjdbc's `preferPrimary` and
+/// `preferSecondary`, which libpq has no word for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TargetSessionAttrs {
+    #[default]
+    Any,
+    /// `transaction_read_only` is off.
+    ReadWrite,
+    /// `transaction_read_only` is on.
+    ReadOnly,
+    /// Not in recovery.
+    Primary,
+    /// In recovery.
+    Standby,
+    /// A standby if the list holds one that answers, else any server.
+    PreferStandby,
+    /// pgjdbc's `preferPrimary`: a read-write server if one answers, else any.
+    PreferReadWrite,
+    /// pgjdbc's `preferSecondary`: a read-only server if one answers, else any.
+    PreferReadOnly,
+}
+
+impl TargetSessionAttrs {
+    /// libpq's spelling; the pgjdbc-only modes get names in the same style.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+            TargetSessionAttrs::Primary => "primary",
+            TargetSessionAttrs::Standby => "standby",
+            TargetSessionAttrs::PreferStandby => "prefer-standby",
+            TargetSessionAttrs::PreferReadWrite => "prefer-read-write",
+            TargetSessionAttrs::PreferReadOnly => "prefer-read-only",
+        }
+    }
+}
+
 /// Everything needed to open one session. Built by `config`, consumed by `pg::connect`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnSettings {
-    /// Host name, IP address, or a unix socket directory (starts with `/`).
-    pub host: String,
-    pub port: u16,
+    /// Tried in this order, as libpq does; never empty once resolved.
+    pub hosts: Vec<HostPort>,
     pub user: String,
     pub password: Option<Secret>,
     pub dbname: String,
@@ -80,36 +148,57 @@ pub struct ConnSettings {
     pub sslkey: Option<PathBuf>,
     /// Already cut to 63 bytes.
     pub application_name: String,
-    /// One connection attempt.
+    /// One connection attempt to one host.
     pub connect_timeout: Duration,
     /// libpq `options` (`PGOPTIONS`), e.g. `-c search_path=app`.
     pub options: Option<String>,
+    pub target_session_attrs: TargetSessionAttrs,
 }
 
 impl ConnSettings {
-    /// `postgres://app:***@db:5432/app?sslmode=prefer`: what logs and errors show of the target.
+    /// The first host of the list: the host, when only one is given.
+    pub fn host(&self) -> &str {
+        self.hosts.first().map_or("", |h| h.host.as_str())
+    }
+
+    /// The first host's port.
+    pub fn port(&self) -> u16 {
+        self.hosts.first().map_or(5432, |h| h.port)
+    }
+
+    /// `postgres://app:***@db:5432/app?sslmode=prefer`: what logs and errors show of the
+    /// target; every host of a list, `postgres://app:***@a:5432,b:5433/app?…`.
     pub fn redacted_url(&self) -> String {
         let pw = if self.password.is_some() { ":***" } else { "" };
-        let host = if self.host.starts_with('/') {
-            // A socket directory cannot sit in the authority part; libpq puts it in the query.
-            String::new()
-        } else if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let authority: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| {
+                if h.is_socket() {
+                    // A socket directory cannot sit in the authority part; libpq reads it
+                    // from the query's `host`, which then names every host.
+                    format!(":{}", h.port)
+                } else {
+                    h.label()
+                }
+            })
+            .collect();
         let mut url = format!(
-            "postgres://{}{}@{}:{}/{}?sslmode={}",
+            "postgres://{}{}@{}/{}?sslmode={}",
             self.user,
             pw,
-            host,
-            self.port,
+            authority.join(","),
             self.dbname,
             self.sslmode.as_str()
         );
-        if self.host.starts_with('/') {
+        if self.target_session_attrs != TargetSessionAttrs::Any {
+            url.push_str("&target_session_attrs=");
+            url.push_str(self.target_session_attrs.as_str());
+        }
+        if self.hosts.iter().any(HostPort::is_socket) {
+            let hosts: Vec<&str> = self.hosts.iter().map(|h| h.host.as_str()).collect();
             url.push_str("&host=");
-            url.push_str(&self.host);
+            url.push_str(&hosts.join(","));
         }
         url
     }
@@ -127,8 +216,7 @@ mod tests {
 
     fn sample() -> ConnSettings {
         ConnSettings {
-            host: "db".into(),
-            port: 5432,
+            hosts: vec![HostPort::new("db", 5432)],
             user: "app".into(),
             password: Some(Secret::new("s3cr3t")),
             dbname: "app".into(),
@@ -139,6 +227,7 @@ mod tests {
             application_name: "schemagate/pod-1".into(),
             connect_timeout: Duration::from_secs(10),
             options: None,
+            target_session_attrs: TargetSessionAttrs::Any,
         }
     }
 
@@ -150,5 +239,28 @@ mod tests {
             "postgres://app:***@db:5432/app?sslmode=prefer"
         );
         assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert_eq!((c.host(), c.port()), ("db", 5432));
+    }
+
+    #[test]
+    fn redacted_url_shows_every_host() {
+        let mut c = sample();
+        c.hosts = vec![
+            HostPort::new("a", 5432),
+            HostPort::new("b", 5433),
+            HostPort::new("::1", 5434),
+        ];
+        c.target_session_attrs = TargetSessionAttrs::Primary;
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app:***@a:5432,b:5433,[::1]:5434/app?sslmode=prefer&target_session_attrs=primary"
+        );
+        c.hosts = vec![HostPort::new("/run/pg", 5432), HostPort::new("b", 5433)];
+        c.target_session_attrs = TargetSessionAttrs::Any;
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app:***@:5432,b:5433/app?sslmode=prefer&host=/run/pg,b"
+        );
+        assert_eq!(c.hosts[0].label(), "/run/pg:5432");
     }
 }

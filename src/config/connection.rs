@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::conn::{ConnSettings, RootCerts, SslMode};
+use super::conn::{ConnSettings, HostPort, RootCerts, SslMode};
 use super::conninfo::{self, ConnParams};
 use super::raw::{Raw, SecretFiles, strip_one_newline};
 use super::values::{MAX_IDENTIFIER_BYTES, cut_to_bytes, duration};
@@ -27,12 +27,13 @@ pub(crate) fn resolve(
     connect_timeout: Option<Duration>,
     wait_timeout: Duration,
     problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) -> Option<ConnSettings> {
     let before = problems.len();
     let mut merged = ConnParams::default();
     if let Some((var, url)) = &raw.url {
         match conninfo::parse(url) {
-            Ok(p) => merged = p,
+            Ok(p) => merged = with_source(p, &raw.label(var)),
             Err(reason) => problems.push(format!("{}: {reason} {NOT_SHOWN}", raw.label(var))),
         }
     }
@@ -41,6 +42,9 @@ pub(crate) fn resolve(
         let label = raw.label("SCHEMAGATE_SECRET_DIR");
         merged.fill_from(from_secret_dir(&label, Path::new(dir), files, problems));
     }
+    // A source's warnings stand even where an earlier source set the same field: the
+    // parameter is ignored either way.
+    warnings.append(&mut merged.warnings);
     // A source that did not parse may well have held the user: saying "no user" as well
     // would send the reader the wrong way.
     let sources_parsed = problems.len() == before;
@@ -54,11 +58,19 @@ pub(crate) fn resolve(
     )
 }
 
+/// Names the source in each of its warnings.
+fn with_source(mut p: ConnParams, source: &str) -> ConnParams {
+    for w in &mut p.warnings {
+        *w = format!("{source}: {w}");
+    }
+    p
+}
+
 /// The `PG*` variables. Their values are shown in errors, except the password's.
 fn from_pg(raw: &Raw, problems: &mut Vec<String>) -> ConnParams {
     let pg = &raw.pg;
     let mut p = ConnParams::default();
-    let fields: [(&str, &str, &Option<String>); 11] = [
+    let fields: [(&str, &str, &Option<String>); 12] = [
         ("PGHOST", "host", &pg.host),
         ("PGPORT", "port", &pg.port),
         ("PGUSER", "user", &pg.user),
@@ -70,6 +82,11 @@ fn from_pg(raw: &Raw, problems: &mut Vec<String>) -> ConnParams {
         ("PGSSLKEY", "sslkey", &pg.sslkey),
         ("PGAPPNAME", "application_name", &pg.appname),
         ("PGOPTIONS", "options", &pg.options),
+        (
+            "PGTARGETSESSIONATTRS",
+            "target_session_attrs",
+            &pg.targetsessionattrs,
+        ),
     ];
     for (var, key, value) in fields {
         if let Some(value) = value
@@ -127,7 +144,8 @@ fn from_secret_dir(
         let Some(value) = value else { continue };
         let path = dir.join(key);
         let result = match key {
-            "uri" => conninfo::parse(&value).map(|p| from_uri = p),
+            "uri" => conninfo::parse(&value)
+                .map(|p| from_uri = with_source(p, &format!("{label}: {}", path.display()))),
             // The first of each pair wins, so "user" only fills an empty "username".
             "username" | "user" if single.user.is_some() => Ok(()),
             "dbname" | "database" if single.dbname.is_some() => Ok(()),
@@ -182,15 +200,31 @@ fn finish(
     // string pasted into one of them would print its password there. libpq would expand a
     // database name holding `=` or a URI; schemagate does not. `@` is legal in a user name
     // (Azure's `user@server`).
-    let fields: [(&Option<String>, &str, &str, &[&str]); 3] = [
-        (&p.host, "host name", "PGHOST", &["@", "://"]),
-        (&p.user, "user name", "PGUSER", &["://"]),
-        (&p.dbname, "database name", "PGDATABASE", &["=", "://"]),
+    let hosts = p.hosts.as_deref().unwrap_or_default();
+    let fields: [(Vec<&str>, &str, &str, &[&str]); 3] = [
+        (
+            hosts.iter().map(String::as_str).collect(),
+            "host name",
+            "PGHOST",
+            &["@", "://"],
+        ),
+        (
+            p.user.as_deref().into_iter().collect(),
+            "user name",
+            "PGUSER",
+            &["://"],
+        ),
+        (
+            p.dbname.as_deref().into_iter().collect(),
+            "database name",
+            "PGDATABASE",
+            &["=", "://"],
+        ),
     ];
-    for (value, what, var, forbidden) in fields {
-        if value
-            .as_deref()
-            .is_some_and(|v| forbidden.iter().any(|f| v.contains(f)))
+    for (values, what, var, forbidden) in fields {
+        if values
+            .iter()
+            .any(|v| forbidden.iter().any(|f| v.contains(f)))
         {
             let shown: Vec<String> = forbidden.iter().map(|f| format!("`{f}`")).collect();
             problems.push(format!(
@@ -199,11 +233,21 @@ fn finish(
             ));
         }
     }
+    let hosts = host_list(p.hosts, p.ports).map_err(|reason| problems.push(reason));
     if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && p.sslrootcert.is_none() {
+        let jdbc = raw
+            .url
+            .as_ref()
+            .is_some_and(|(_, url)| url.trim_start().starts_with(super::jdbc::PREFIX));
         problems.push(format!(
             "sslmode {} needs trusted root certificates: set PGSSLROOTCERT (a PEM file, or \
-             `system` for the built-in web PKI roots), or sslrootcert in {url_var}",
-            sslmode.as_str()
+             `system` for the built-in web PKI roots), or sslrootcert in {url_var}{}",
+            sslmode.as_str(),
+            if jdbc {
+                " (in a JDBC URL, ssl=true alone means verify-full, as in pgjdbc)"
+            } else {
+                ""
+            }
         ));
     }
     match (&p.sslcert, &p.sslkey) {
@@ -236,8 +280,7 @@ fn finish(
 
     let user = p.user.filter(|_| problems.len() == before)?;
     Some(ConnSettings {
-        host: p.host.unwrap_or_else(|| "localhost".to_string()),
-        port: p.port.unwrap_or(5432),
+        hosts: hosts.ok()?,
         dbname: p.dbname.unwrap_or_else(|| user.clone()),
         user,
         password: p.password,
@@ -248,7 +291,40 @@ fn finish(
         application_name,
         connect_timeout,
         options: p.options,
+        target_session_attrs: p.target_session_attrs.unwrap_or_default(),
     })
+}
+
+/// libpq's pairing of the two lists: one port for every host, or one per host. An empty
+/// entry is the default (`localhost`, 5432).
+fn host_list(
+    hosts: Option<Vec<String>>,
+    ports: Option<Vec<Option<u16>>>,
+) -> Result<Vec<HostPort>, String> {
+    let hosts = hosts.unwrap_or_else(|| vec![String::new()]);
+    let ports = ports.unwrap_or_else(|| vec![None]);
+    if ports.len() != 1 && ports.len() != hosts.len() {
+        return Err(format!(
+            "{} ports are given for {} host{}: give one port for every host, or a single port \
+             for all of them",
+            ports.len(),
+            hosts.len(),
+            if hosts.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(hosts
+        .into_iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let host = if host.is_empty() {
+                "localhost".to_string()
+            } else {
+                host
+            };
+            let port = ports[if ports.len() == 1 { 0 } else { i }];
+            HostPort::new(host, port.unwrap_or(5432))
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -256,7 +332,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::conn::RootCerts;
+    use crate::config::conn::{RootCerts, TargetSessionAttrs};
     use crate::config::raw::tests::{Unreadable, env, files};
     use crate::config::{ConfigError, Settings, load};
 
@@ -283,8 +359,7 @@ mod tests {
         assert_eq!(
             c,
             ConnSettings {
-                host: "localhost".into(),
-                port: 5432,
+                hosts: vec![HostPort::new("localhost", 5432)],
                 user: "app".into(),
                 password: None,
                 dbname: "app".into(),
@@ -295,6 +370,7 @@ mod tests {
                 application_name: "schemagate/schemagate".into(),
                 connect_timeout: Duration::from_secs(10),
                 options: None,
+                target_session_attrs: TargetSessionAttrs::Any,
             }
         );
     }
@@ -318,8 +394,8 @@ mod tests {
         ];
         let get = |c: &ConnSettings, field: &str| -> String {
             match field {
-                "host" => c.host.clone(),
-                "port" => c.port.to_string(),
+                "host" => c.host().to_string(),
+                "port" => c.port().to_string(),
                 "user" => c.user.clone(),
                 "password" => c.password.as_ref().map_or("", |p| p.expose()).to_string(),
                 _ => c.dbname.clone(),
@@ -369,10 +445,7 @@ mod tests {
                 ("/sec/host", "other"),
             ],
         );
-        assert_eq!(
-            (c.host.as_str(), c.port, c.user.as_str()),
-            ("db", 6543, "app")
-        );
+        assert_eq!((c.host(), c.port(), c.user.as_str()), ("db", 6543, "app"));
         assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("pw"));
         assert_eq!(c.dbname, "appdb");
         assert_eq!(c.sslmode, SslMode::Require);
@@ -391,7 +464,7 @@ mod tests {
             c.password.as_ref().map(|p| p.expose()),
             Some("it's ' quoted")
         );
-        assert_eq!(c.port, 5433);
+        assert_eq!(c.port(), 5433);
     }
 
     #[test]
@@ -406,7 +479,7 @@ mod tests {
                 ("/s/username", "ignored-too"),
             ],
         );
-        assert_eq!(c.host, "cluster-rw.ns", "the uri comes first");
+        assert_eq!(c.host(), "cluster-rw.ns", "the uri comes first");
         assert_eq!(c.dbname, "app");
         assert_eq!(c.user, "app");
 
@@ -481,8 +554,16 @@ mod tests {
             ),
             ("PGPORT", "65536", r#"PGPORT="65536": the port must be"#),
             ("PGPORT", "abc", r#"PGPORT="abc": the port must be"#),
-            ("PGPORT", "5432,5433", "several hosts"),
-            ("PGHOST", "a,b", r#"PGHOST="a,b": host lists several hosts"#),
+            (
+                "PGPORT",
+                "5432,5433",
+                "2 ports are given for 1 host: give one port for every host",
+            ),
+            (
+                "PGTARGETSESSIONATTRS",
+                "master",
+                r#"PGTARGETSESSIONATTRS="master": target_session_attrs must be one of"#,
+            ),
             (
                 "PGSSLMODE",
                 "verify",
@@ -507,7 +588,7 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!((c.port, c.sslmode), (65535, SslMode::VerifyCa));
+        assert_eq!((c.port(), c.sslmode), (65535, SslMode::VerifyCa));
     }
 
     #[test]
@@ -600,19 +681,19 @@ mod tests {
     #[test]
     fn socket_dir_host() {
         let c = conn(&[("PGUSER", "app"), ("PGHOST", "/var/run/postgresql")], &[]);
-        assert_eq!(c.host, "/var/run/postgresql");
+        assert_eq!(c.host(), "/var/run/postgresql");
         assert_eq!(
             c.redacted_url(),
             "postgres://app@:5432/app?sslmode=prefer&host=/var/run/postgresql"
         );
         let c = conn(&[("DATABASE_URL", "postgresql://app@%2Ftmp/db")], &[]);
-        assert_eq!(c.host, "/tmp");
+        assert_eq!(c.host(), "/tmp");
     }
 
     #[test]
     fn ipv6_host() {
         let c = conn(&[("DATABASE_URL", "postgres://app@[::1]:6000/db")], &[]);
-        assert_eq!((c.host.as_str(), c.port), ("::1", 6000));
+        assert_eq!((c.host(), c.port()), ("::1", 6000));
         assert_eq!(
             c.redacted_url(),
             "postgres://app@[::1]:6000/db?sslmode=prefer"
@@ -732,6 +813,214 @@ mod tests {
         assert!(
             e.contains("SCHEMAGATE_DATABASE_URL_FILE=/nope names a file that does not exist"),
             "{e}"
+        );
+    }
+
+    fn hosts(c: &ConnSettings) -> Vec<(&str, u16)> {
+        c.hosts.iter().map(|h| (h.host.as_str(), h.port)).collect()
+    }
+
+    #[test]
+    fn several_hosts_from_each_form() {
+        let c = conn(
+            &[("DATABASE_URL", "postgres://app@h1:5432,h2,[::1]:5433/db")],
+            &[],
+        );
+        assert_eq!(hosts(&c), [("h1", 5432), ("h2", 5432), ("::1", 5433)]);
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app@h1:5432,h2:5432,[::1]:5433/db?sslmode=prefer"
+        );
+        // A URI that names no port leaves PGPORT to apply to every host.
+        let c = conn(
+            &[
+                ("DATABASE_URL", "postgres://app@h1,h2/db"),
+                ("PGPORT", "6000"),
+            ],
+            &[],
+        );
+        assert_eq!(hosts(&c), [("h1", 6000), ("h2", 6000)]);
+        let c = conn(
+            &[("DATABASE_URL", "host=h1,h2 port=5432,5433 user=app")],
+            &[],
+        );
+        assert_eq!(hosts(&c), [("h1", 5432), ("h2", 5433)]);
+        let c = conn(&[("DATABASE_URL", "host=h1,,/run/pg port=7 user=app")], &[]);
+        assert_eq!(hosts(&c), [("h1", 7), ("localhost", 7), ("/run/pg", 7)]);
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app@h1:7,localhost:7,:7/app?sslmode=prefer&host=h1,localhost,/run/pg"
+        );
+        let c = conn(
+            &[
+                ("PGUSER", "app"),
+                ("PGHOST", "db-0,db-1,/var/run/postgresql"),
+                ("PGPORT", "5432,,5433"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            hosts(&c),
+            [
+                ("db-0", 5432),
+                ("db-1", 5432),
+                ("/var/run/postgresql", 5433)
+            ]
+        );
+        let e = err(
+            &[("PGUSER", "app"), ("PGHOST", "a,b,c"), ("PGPORT", "1,2")],
+            &[],
+        );
+        assert!(
+            e.contains("2 ports are given for 3 hosts: give one port for every host, or a single port for all of them"),
+            "{e}"
+        );
+        let e = err(
+            &[("PGUSER", "a"), ("PGHOST", "db,postgres://u:hunter2@x")],
+            &[],
+        );
+        assert!(
+            e.contains("set PGHOST to a host name only") && !e.contains("hunter2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn target_session_attrs_from_each_source() {
+        use TargetSessionAttrs as T;
+        for (value, want) in [
+            ("any", T::Any),
+            ("read-write", T::ReadWrite),
+            ("read-only", T::ReadOnly),
+            ("primary", T::Primary),
+            ("standby", T::Standby),
+            ("prefer-standby", T::PreferStandby),
+        ] {
+            let url = format!("postgres://app@a,b/db?target_session_attrs={value}");
+            assert_eq!(
+                conn(&[("DATABASE_URL", &url)], &[]).target_session_attrs,
+                want
+            );
+            let kv = format!("host=a,b user=app target_session_attrs={value}");
+            assert_eq!(
+                conn(&[("DATABASE_URL", &kv)], &[]).target_session_attrs,
+                want
+            );
+            let c = conn(&[("PGUSER", "a"), ("PGTARGETSESSIONATTRS", value)], &[]);
+            assert_eq!(c.target_session_attrs, want);
+        }
+        assert_eq!(conn(&[("PGUSER", "a")], &[]).target_session_attrs, T::Any);
+        // The URL's value comes first.
+        let c = conn(
+            &[
+                (
+                    "DATABASE_URL",
+                    "postgres://app@a,b/db?target_session_attrs=primary",
+                ),
+                ("PGTARGETSESSIONATTRS", "standby"),
+            ],
+            &[],
+        );
+        assert_eq!(c.target_session_attrs, T::Primary);
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app@a:5432,b:5432/db?sslmode=prefer&target_session_attrs=primary"
+        );
+        let e = err(
+            &[(
+                "DATABASE_URL",
+                "postgres://app@h/db?target_session_attrs=master",
+            )],
+            &[],
+        );
+        assert!(
+            e.contains("target_session_attrs must be one of any, read-write"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn jdbc_urls_resolve_with_pgjdbc_meanings() {
+        let url = "jdbc:postgresql://db-0:5432,db-1:5433/app?user=app&password=pw&targetServerType=primary&ApplicationName=mig&currentSchema=app&connectTimeout=3&prepareThreshold=0";
+        let s = run(
+            &[("SCHEMAGATE_DATABASE_URL", url), ("PGUSER", "other")],
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let c = &s.conn;
+        assert_eq!(hosts(c), [("db-0", 5432), ("db-1", 5433)]);
+        assert_eq!(c.user, "app", "the URL's user beats PGUSER");
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("pw"));
+        assert_eq!(c.dbname, "app");
+        assert_eq!(c.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert_eq!(c.application_name, "mig");
+        assert_eq!(c.options.as_deref(), Some("-c search_path=app"));
+        assert_eq!(c.connect_timeout, Duration::from_secs(3));
+        assert_eq!(
+            s.warnings,
+            [
+                "SCHEMAGATE_DATABASE_URL: jdbc URL parameter prepareThreshold has no effect in schemagate; ignored"
+            ]
+        );
+
+        // The database defaults to the user, the host to localhost.
+        let c = conn(&[("DATABASE_URL", "jdbc:postgresql://?user=app")], &[]);
+        assert_eq!(
+            (c.dbname.as_str(), hosts(&c)),
+            ("app", vec![("localhost", 5432)])
+        );
+        let c = conn(
+            &[
+                ("DATABASE_URL", "jdbc:postgresql:appdb"),
+                ("PGUSER", "u"),
+                ("PGHOST", "db"),
+            ],
+            &[],
+        );
+        assert_eq!((c.dbname.as_str(), c.host()), ("appdb", "db"));
+
+        let e = err(
+            &[("DATABASE_URL", "jdbc:postgresql://db/app?user=app&ssl=true")],
+            &[],
+        );
+        assert!(
+            e.contains("sslmode verify-full needs trusted root certificates")
+                && e.contains("ssl=true alone means verify-full"),
+            "{e}"
+        );
+        let c = conn(
+            &[
+                ("DATABASE_URL", "jdbc:postgresql://db/app?user=app&ssl=true"),
+                ("PGSSLROOTCERT", "/ca.pem"),
+            ],
+            &[],
+        );
+        assert_eq!(c.sslmode, SslMode::VerifyFull);
+
+        let e = err(
+            &[(
+                "DATABASE_URL",
+                "jdbc:postgresql://db/app?user=app&password=hunter2&sslfactory=x",
+            )],
+            &[],
+        );
+        assert!(
+            e.contains("DATABASE_URL: in the JDBC URL, query parameter #3: the pgjdbc parameter `sslfactory` is not supported"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+
+        // A Secret's `uri` may be one too; its warnings name the file.
+        let s = run(
+            &[("SCHEMAGATE_SECRET_DIR", "/s")],
+            &[("/s/uri", "jdbc:postgresql://db/app?user=app&loginTimeout=5")],
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(
+            s.warnings,
+            [
+                "SCHEMAGATE_SECRET_DIR: /s/uri: jdbc URL parameter loginTimeout has no effect in schemagate; ignored"
+            ]
         );
     }
 }

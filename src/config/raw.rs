@@ -88,6 +88,7 @@ pub(crate) const LIBPQ_VARS: &[&str] = &[
     "PGAPPNAME",
     "PGCONNECT_TIMEOUT",
     "PGOPTIONS",
+    "PGTARGETSESSIONATTRS",
 ];
 
 /// `SCHEMAGATE_*` values as given, empty meaning unset. No `Debug`: `database_url` may hold a
@@ -148,6 +149,7 @@ pub(crate) struct RawPg {
     pub appname: Option<String>,
     pub connect_timeout: Option<String>,
     pub options: Option<String>,
+    pub targetsessionattrs: Option<String>,
 }
 
 /// Everything read from the outside, before validation.

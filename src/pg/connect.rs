@@ -1,13 +1,15 @@
-//! Opening one database session: TLS per `sslmode`, TCP keepalives, a bounded wait with
-//! backoff for a database that is not up yet, and the classification of connection errors
-//! into "can heal, retry" and "fail now with this exit code".
+//! Opening one database session: TLS per `sslmode`, TCP keepalives, the host list tried in
+//! order and filtered by `target_session_attrs` (libpq's multi-host rules), a bounded wait
+//! with backoff for a database that is not up yet, and the classification of connection
+//! errors into "can heal, retry" and "fail now with this exit code".
 //!
 //! What is retried (until `SCHEMAGATE_WAIT_TIMEOUT`): refused, reset or aborted connections,
 //! a host name that does not resolve yet, a missing unix socket, an attempt that times out,
 //! SQLSTATE class 08 (except 08P01), 57P01/57P02/57P03 and class 53. Everything else fails at
 //! once: authentication and privileges (77), a refused server certificate or a server without
 //! TLS when TLS is required (77, never downgraded to plaintext), a missing database (78), and
-//! protocol errors (69).
+//! protocol errors (69). With several hosts, whatever is not `Denied` or `Config` moves on to
+//! the next host, and the list as a whole is retried while any host may still heal.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -25,7 +27,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{AsyncMessage, CancelToken, Client, Connection, NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::conn::{ConnSettings, SslMode};
+use crate::config::conn::{ConnSettings, SslMode, TargetSessionAttrs};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::pg::tls::{self, Verification};
 
@@ -68,6 +70,8 @@ pub struct Session {
     /// round trip as the pid), for the `${schemagate:user}`/`${schemagate:database}` placeholders.
     pub user: String,
     pub database: String,
+    /// The host of the list that this session reached (`db-1:5432`), as logs name it.
+    pub server: String,
     /// The answer to the query that [`connect_with_retry`] sent beside the identity query.
     pub early: Option<Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>>,
     connection: JoinHandle<()>,
@@ -190,7 +194,8 @@ impl From<ConnectError> for Failure {
     }
 }
 
-/// One attempt, bounded by `conn.connect_timeout` (0 means no limit, as in libpq).
+/// One pass over the host list, each host bounded by `conn.connect_timeout` (0 means no
+/// limit, as in libpq).
 pub async fn connect_once(conn: &ConnSettings) -> Result<Session, ConnectError> {
     let target = Target::new(conn).map_err(|f| ConnectError {
         retryable: false,
@@ -198,7 +203,7 @@ pub async fn connect_once(conn: &ConnSettings) -> Result<Session, ConnectError> 
         message: f.message,
     })?;
     let limit = (!conn.connect_timeout.is_zero()).then_some(conn.connect_timeout);
-    target.attempt(limit).await.map_err(|e| ConnectError {
+    target.pass(|| limit).await.map_err(|e| ConnectError {
         retryable: e.retryable,
         kind: e.kind,
         message: format!("cannot connect to {}: {}", target.database, e.detail),
@@ -206,9 +211,13 @@ pub async fn connect_once(conn: &ConnSettings) -> Result<Session, ConnectError> 
 }
 
 /// Connects, retrying what can heal with exponential backoff and jitter, and returns by
-/// `wait_timeout` (each attempt is also cut to what is left of it). A `wait_timeout` of 0
-/// means one attempt, bounded by `connect_timeout` alone. Running out of time is
-/// `Unavailable` (69); an error that cannot heal returns at once with its own kind.
+/// `wait_timeout` (each host's attempt is also cut to what is left of it). A `wait_timeout`
+/// of 0 means one pass over the hosts, each bounded by `connect_timeout` alone. Running out
+/// of time is `Unavailable` (69); an error that cannot heal returns at once with its own kind.
+///
+/// Each attempt is one pass over the host list ([`Target::pass`]). A pass in which no host
+/// fits `target_session_attrs` is retried like a server that is not up yet: a failover may
+/// promote one within the wait.
 ///
 /// `early`: a query sent together with the session's identity query, in the same round trip
 /// (tokio-postgres pipelines them); its answer waits in [`Session::early`]. Every pod start
@@ -224,6 +233,15 @@ pub async fn connect_with_retry(
     let deadline = started + wait_timeout;
     let last_slice = LAST_ATTEMPT.min(wait_timeout / 10);
     let connect_timeout = (!conn.connect_timeout.is_zero()).then_some(conn.connect_timeout);
+    // Asked again for each host, so that a later host of the list gets what is left.
+    let per_host = || {
+        if wait_timeout.is_zero() {
+            connect_timeout
+        } else {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            Some(connect_timeout.map_or(remaining, |t| t.min(remaining)))
+        }
+    };
     let mut backoff = ExponentialBuilder::new()
         .with_min_delay(BACKOFF_MIN)
         .with_max_delay(BACKOFF_MAX)
@@ -235,16 +253,11 @@ pub async fn connect_with_retry(
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let limit = if wait_timeout.is_zero() {
-            connect_timeout
-        } else {
-            Some(connect_timeout.map_or(remaining, |t| t.min(remaining)))
-        };
-        let error = match target.attempt(limit).await {
+        let error = match target.pass(per_host).await {
             Ok(session) => {
                 tracing::info!(
                     database = %target.database,
+                    host = %session.server,
                     attempt,
                     elapsed_ms = millis(started.elapsed()),
                     backend_pid = session.backend_pid,
@@ -274,18 +287,31 @@ pub async fn connect_with_retry(
         if latest_start.is_zero() {
             tokio::time::sleep_until(deadline).await;
             let elapsed = started.elapsed();
+            let what = if error.no_fit {
+                format!(
+                    "had no server that fits target_session_attrs={}",
+                    target.target_session_attrs.as_str()
+                )
+            } else {
+                "did not accept a connection".to_string()
+            };
             tracing::warn!(
                 database = %target.database,
                 attempt,
                 classification = "retryable",
                 error = %error.detail,
                 elapsed_ms = millis(elapsed),
-                "the database is still not accepting connections and the wait is over"
+                "{}",
+                if error.no_fit {
+                    "still no listed server fits target_session_attrs, and the wait is over"
+                } else {
+                    "the database is still not accepting connections and the wait is over"
+                }
             );
             return Err(Failure::new(
                 FailureKind::Unavailable,
                 format!(
-                    "the database at {} did not accept a connection within {:?} (SCHEMAGATE_WAIT_TIMEOUT): {attempt} attempt{} over {:.1?}; last error: {}",
+                    "the database at {} {what} within {:?} (SCHEMAGATE_WAIT_TIMEOUT): {attempt} attempt{} over {:.1?}; last error: {}",
                     target.database,
                     wait_timeout,
                     if attempt == 1 { "" } else { "s" },
@@ -301,7 +327,12 @@ pub async fn connect_with_retry(
             classification = "retryable",
             error = %error.detail,
             retry_in_ms = millis(delay),
-            "the database is not accepting connections yet; retrying"
+            "{}",
+            if error.no_fit {
+                "no listed server fits target_session_attrs yet; retrying"
+            } else {
+                "the database is not accepting connections yet; retrying"
+            }
         );
         tokio::time::sleep(delay).await;
     }
@@ -328,22 +359,78 @@ fn classify_in_session(cause: Cause<'_>) -> (bool, FailureKind) {
 
 /// A connection's settings turned into what an attempt needs, once.
 struct Target {
-    pg: tokio_postgres::Config,
+    /// One per host, in the order they are tried.
+    endpoints: Vec<Endpoint>,
     tls: Option<(MakeRustlsConnect, Verification)>,
     database: String,
-    host: String,
-    port: u16,
     user: String,
     dbname: String,
     sslmode: SslMode,
-    unix_socket: bool,
+    target_session_attrs: TargetSessionAttrs,
     cancel_wait: Duration,
     early: Option<String>,
 }
 
+/// One host of the list, with a driver configuration that reaches that host alone: the
+/// session, its cancel token and every message then name the server actually reached.
+struct Endpoint {
+    pg: tokio_postgres::Config,
+    host: String,
+    port: u16,
+    unix_socket: bool,
+    label: String,
+}
+
+/// What `target_session_attrs` looks at; read only when it is not `any`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ServerState {
+    /// `pg_is_in_recovery()`.
+    in_recovery: bool,
+    /// `transaction_read_only` of this session.
+    read_only: bool,
+}
+
+/// One query for every mode, pipelined with the identity query: no round trip of its own.
+/// libpq asks `SHOW transaction_read_only` for read-write/read-only and
+/// `SELECT pg_is_in_recovery()` for primary/standby; this answers both.
+const STATE_QUERY: &str = "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')";
+
+/// Whether a server in `state` may keep a session under `want`; else why not, in the words
+/// of the log line that skips it.
+fn fits(want: TargetSessionAttrs, state: ServerState) -> Result<(), &'static str> {
+    use TargetSessionAttrs as T;
+    let standby = "it is a standby (in recovery)";
+    match want {
+        T::ReadWrite | T::PreferReadWrite if state.read_only => Err(if state.in_recovery {
+            standby
+        } else {
+            "it is read-only (transaction_read_only=on)"
+        }),
+        T::ReadOnly | T::PreferReadOnly if !state.read_only => {
+            Err("it accepts writes (transaction_read_only=off)")
+        }
+        T::Primary if state.in_recovery => Err(standby),
+        T::Standby | T::PreferStandby if !state.in_recovery => {
+            Err("it is a primary (not in recovery)")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The `prefer-…` modes: a session that does not fit is kept as the answer for when no
+/// later host fits either (libpq's second pass, without connecting again).
+fn falls_back(mode: TargetSessionAttrs) -> bool {
+    matches!(
+        mode,
+        TargetSessionAttrs::PreferStandby
+            | TargetSessionAttrs::PreferReadWrite
+            | TargetSessionAttrs::PreferReadOnly
+    )
+}
+
 impl Target {
     fn new(conn: &ConnSettings) -> Result<Target, Failure> {
-        if conn.host.is_empty() {
+        if conn.hosts.is_empty() || conn.hosts.iter().any(|h| h.host.is_empty()) {
             // Else tokio-postgres would look up "" and the wait would be spent on DNS.
             return Err(Failure::new(
                 FailureKind::Config,
@@ -351,14 +438,7 @@ impl Target {
             ));
         }
         let tls = tls::setup(conn)?.map(|s| (MakeRustlsConnect::new(s.config), s.verification));
-        let unix_socket = conn.host.starts_with('/');
         let mut pg = tokio_postgres::Config::new();
-        if unix_socket {
-            pg.host_path(&conn.host);
-        } else {
-            pg.host(&conn.host);
-        }
-        pg.port(conn.port);
         if !conn.user.is_empty() {
             pg.user(&conn.user);
         }
@@ -383,22 +463,43 @@ impl Target {
             .keepalives_interval(KEEPALIVE_INTERVAL)
             .keepalives_retries(KEEPALIVE_RETRIES)
             .tcp_user_timeout(TCP_USER_TIMEOUT);
-        pg.ssl_mode(match (&tls, conn.sslmode) {
+        let tcp_ssl_mode = match (&tls, conn.sslmode) {
             (None, _) => tokio_postgres::config::SslMode::Disable,
             (Some(_), SslMode::Prefer) => tokio_postgres::config::SslMode::Prefer,
             // require, verify-ca, verify-full: no plaintext, whatever the server answers.
             (Some(_), _) => tokio_postgres::config::SslMode::Require,
-        });
+        };
+        let endpoints = conn
+            .hosts
+            .iter()
+            .map(|h| {
+                let mut pg = pg.clone();
+                let unix_socket = h.is_socket();
+                if unix_socket {
+                    // libpq ignores sslmode on a unix socket, also in a list with TCP hosts.
+                    pg.host_path(&h.host)
+                        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+                } else {
+                    pg.host(&h.host).ssl_mode(tcp_ssl_mode);
+                }
+                pg.port(h.port);
+                Endpoint {
+                    pg,
+                    host: h.host.clone(),
+                    port: h.port,
+                    unix_socket,
+                    label: h.label(),
+                }
+            })
+            .collect();
         Ok(Target {
-            pg,
+            endpoints,
             tls,
             database: conn.redacted_url(),
-            host: conn.host.clone(),
-            port: conn.port,
             user: conn.user.clone(),
             dbname: conn.dbname.clone(),
             sslmode: conn.sslmode,
-            unix_socket,
+            target_session_attrs: conn.target_session_attrs,
             cancel_wait: if conn.connect_timeout.is_zero() {
                 DEFAULT_CANCEL_WAIT
             } else {
@@ -408,10 +509,121 @@ impl Target {
         })
     }
 
-    async fn attempt(&self, limit: Option<Duration>) -> Result<Session, AttemptError> {
+    /// How messages about one server name it: the target itself when it has one host.
+    fn server_name(&self, ep: &Endpoint) -> String {
+        if self.endpoints.len() == 1 {
+            self.database.clone()
+        } else {
+            format!("{} (host {})", self.database, ep.label)
+        }
+    }
+
+    /// Tries the hosts in order, as libpq does, and returns the first session on a server
+    /// that fits `target_session_attrs`; `limit` is asked for each host's time as it starts.
+    ///
+    /// A host that cannot be reached, is not up yet or does not fit is skipped for the next.
+    /// Authentication, authorisation, TLS verification and configuration failures
+    /// (`Denied`, `Config`) end the pass at once with their own exit code, as libpq stops
+    /// when "a connection is established successfully, but authentication fails": the hosts
+    /// of one list are one cluster that shares roles, passwords and certificates, so the next
+    /// host would refuse the same way, and a certificate that fails verification is a
+    /// warning never to be worked around by trying elsewhere. (pgjdbc tries the next host on
+    /// any failure; that would turn a wrong password into a 69 after the wait.)
+    async fn pass(&self, limit: impl Fn() -> Option<Duration>) -> Result<Session, AttemptError> {
+        let mode = self.target_session_attrs;
+        let several = self.endpoints.len() > 1;
+        let mut fallback: Option<Session> = None;
+        let mut failures: Vec<(&Endpoint, AttemptError)> = Vec::new();
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            let limit = limit();
+            if limit.is_some_and(|l| l.is_zero()) {
+                failures.push((
+                    ep,
+                    AttemptError {
+                        retryable: true,
+                        kind: FailureKind::Unavailable,
+                        detail: "not tried: the wait is over".into(),
+                        no_fit: false,
+                    },
+                ));
+                continue;
+            }
+            let (session, state) = match self.attempt(ep, limit).await {
+                Ok(opened) => opened,
+                Err(e)
+                    if !e.retryable
+                        && matches!(e.kind, FailureKind::Denied | FailureKind::Config) =>
+                {
+                    if let Some(kept) = fallback {
+                        kept.close().await;
+                    }
+                    return Err(AttemptError {
+                        detail: if several {
+                            format!("{}: {}", ep.label, e.detail)
+                        } else {
+                            e.detail
+                        },
+                        ..e
+                    });
+                }
+                Err(e) => {
+                    if i + 1 < self.endpoints.len() {
+                        tracing::info!(host = %ep.label, error = %e.detail, "cannot connect to this host; trying the next one");
+                    }
+                    failures.push((ep, e));
+                    continue;
+                }
+            };
+            let Some(why) = state.and_then(|s| fits(mode, s).err()) else {
+                if let Some(kept) = fallback {
+                    kept.close().await;
+                }
+                return Ok(session);
+            };
+            if falls_back(mode) && fallback.is_none() {
+                tracing::info!(
+                    "{}: {why}; keeping this session in case no later host fits target_session_attrs={}",
+                    ep.label,
+                    mode.as_str()
+                );
+                fallback = Some(session);
+            } else {
+                tracing::info!(
+                    "skipping {}: {why} and target_session_attrs={}",
+                    ep.label,
+                    mode.as_str()
+                );
+                session.close().await;
+            }
+            failures.push((
+                ep,
+                AttemptError {
+                    retryable: true,
+                    kind: FailureKind::Unavailable,
+                    detail: format!("{why} and target_session_attrs={}", mode.as_str()),
+                    no_fit: true,
+                },
+            ));
+        }
+        if let Some(kept) = fallback {
+            tracing::info!(
+                "no host fits target_session_attrs={}; staying on {}, the first that answered",
+                mode.as_str(),
+                kept.server
+            );
+            return Ok(kept);
+        }
+        Err(summary(failures, several))
+    }
+
+    async fn attempt(
+        &self,
+        ep: &Endpoint,
+        limit: Option<Duration>,
+    ) -> Result<(Session, Option<ServerState>), AttemptError> {
         match limit {
-            None => self.open().await,
-            Some(limit) => tokio::time::timeout(limit, self.open())
+            None => self.open(ep).await,
+            Some(limit) => tokio::time::timeout(limit, self.open(ep))
                 .await
                 .unwrap_or_else(|_| {
                     let (retryable, kind) = classify_cause(Cause::Timeout);
@@ -421,18 +633,19 @@ impl Target {
                         detail: format!(
                             "no answer within {limit:.1?}; the server may be starting, overloaded or unreachable"
                         ),
+                        no_fit: false,
                     })
                 }),
         }
     }
 
-    async fn open(&self) -> Result<Session, AttemptError> {
-        match &self.tls {
+    async fn open(&self, ep: &Endpoint) -> Result<(Session, Option<ServerState>), AttemptError> {
+        match self.tls.as_ref().filter(|_| !ep.unix_socket) {
             None => {
                 let (client, connection) =
-                    self.pg.connect(NoTls).await.map_err(|e| self.fail(&e))?;
+                    ep.pg.connect(NoTls).await.map_err(|e| self.fail(ep, &e))?;
                 let task = tokio::spawn(drive(connection));
-                self.finish(client, task, None).await
+                self.finish(ep, client, task, None).await
             }
             Some((connector, verification)) => {
                 let handshake = Arc::new(AtomicBool::new(false));
@@ -440,14 +653,14 @@ impl Target {
                     inner: connector.clone(),
                     handshake: handshake.clone(),
                 };
-                let (client, connection) = self
+                let (client, connection) = ep
                     .pg
                     .connect(recording)
                     .await
-                    .map_err(|e| self.fail(&e))?;
+                    .map_err(|e| self.fail(ep, &e))?;
                 let task = tokio::spawn(drive(connection));
                 let tls = handshake.load(Ordering::Relaxed).then_some(*verification);
-                self.finish(client, task, tls).await
+                self.finish(ep, client, task, tls).await
             }
         }
     }
@@ -455,19 +668,26 @@ impl Target {
     /// `tls`: the verification in force if the session runs over TLS, `None` if plaintext.
     async fn finish(
         &self,
+        ep: &Endpoint,
         client: Client,
         connection: JoinHandle<()>,
         tls: Option<Verification>,
-    ) -> Result<Session, AttemptError> {
+    ) -> Result<(Session, Option<ServerState>), AttemptError> {
+        let state = async {
+            match self.target_session_attrs {
+                TargetSessionAttrs::Any => None,
+                _ => Some(server_state(&client).await),
+            }
+        };
         let early = async {
             match &self.early {
                 Some(q) => Some(client.simple_query(q).await),
                 None => None,
             }
         };
-        // Polled in this order, so the identity query goes first and the early one right
-        // behind it, before either answer is back.
-        let (identity, early) = tokio::join!(identity(&client), early);
+        // Polled in this order, so the identity query goes first and the others right
+        // behind it, before any answer is back.
+        let (identity, state, early) = tokio::join!(identity(&client), state, early);
         let (backend_pid, user, database) = match identity {
             Ok(Some(identity)) => identity,
             Ok(None) => {
@@ -475,45 +695,69 @@ impl Target {
                     retryable: false,
                     kind: FailureKind::Unavailable,
                     detail: "the server did not answer SELECT pg_backend_pid(), current_user, current_database() with a number and two names; is this PostgreSQL?".into(),
+                    no_fit: false,
                 });
             }
-            Err(e) => return Err(self.fail(&e)),
+            Err(e) => return Err(self.fail(ep, &e)),
         };
+        let server = self.server_name(ep);
         match tls {
             Some(Verification::None) => tracing::warn!(
-                database = %self.database,
+                database = %server,
                 sslmode = self.sslmode.as_str(),
                 "TLS is on but the server's identity was not verified, so an impostor could receive the password and the migrations; set sslmode=verify-full and sslrootcert to the PEM file of the CA that signed the server's certificate"
             ),
-            None if !self.unix_socket && self.sslmode != SslMode::Disable => tracing::warn!(
-                database = %self.database,
+            None if !ep.unix_socket && self.sslmode != SslMode::Disable => tracing::warn!(
+                database = %server,
                 sslmode = self.sslmode.as_str(),
                 "the connection is not encrypted: the server does not offer TLS; enable ssl on the server and set sslmode=verify-full, or set sslmode=disable to make plaintext explicit"
             ),
             _ => {}
         }
+        let state = match state {
+            None => None,
+            Some(Ok(Some(state))) => Some(state),
+            Some(Ok(None)) => {
+                return Err(AttemptError {
+                    retryable: false,
+                    kind: FailureKind::Unavailable,
+                    detail: format!(
+                        "the server did not answer {STATE_QUERY} with two values, which target_session_attrs needs; is this PostgreSQL?"
+                    ),
+                    no_fit: false,
+                });
+            }
+            Some(Err(e)) => return Err(self.fail(ep, &e)),
+        };
         let canceller = Canceller {
+            // The token holds the socket of this endpoint's one host: the server reached.
             token: client.cancel_token(),
             // Same TLS settings as the session; after a `prefer` fallback to plaintext the
             // cancel connection falls back the same way.
-            tls: self.tls.as_ref().map(|(c, _)| c.clone()),
+            tls: self
+                .tls
+                .as_ref()
+                .filter(|_| !ep.unix_socket)
+                .map(|(c, _)| c.clone()),
             wait: self.cancel_wait,
-            database: self.database.clone(),
+            database: server,
             backend_pid,
         };
-        Ok(Session {
+        let session = Session {
             client,
             tls_verified: matches!(tls, Some(Verification::Chain | Verification::ChainAndName)),
             backend_pid,
             user,
             database,
+            server: ep.label.clone(),
             early,
             connection,
             canceller,
-        })
+        };
+        Ok((session, state))
     }
 
-    fn fail(&self, err: &tokio_postgres::Error) -> AttemptError {
+    fn fail(&self, ep: &Endpoint, err: &tokio_postgres::Error) -> AttemptError {
         let cause = cause_of(err);
         let (retryable, mut kind) = classify_cause(cause);
         // While logging in, an SQL error that is not about the connection comes from our
@@ -530,7 +774,7 @@ impl Target {
             };
         }
         let mut detail = describe(err);
-        if let Some(advice) = self.advice(cause) {
+        if let Some(advice) = self.advice(ep, cause) {
             detail.push_str("; ");
             detail.push_str(&advice);
         }
@@ -538,11 +782,11 @@ impl Target {
             retryable,
             kind,
             detail,
+            no_fit: false,
         }
     }
-
-    fn advice(&self, cause: Cause<'_>) -> Option<String> {
-        let host_port = format!("{}:{}", self.host, self.port);
+    fn advice(&self, ep: &Endpoint, cause: Cause<'_>) -> Option<String> {
+        let host_port = ep.label.as_str();
         Some(match cause {
             Cause::Sql("28P01") => format!(
                 "check the password of user \"{}\" (PGPASSWORD, PGPASSWORD_FILE or the Secret's password key)",
@@ -566,22 +810,22 @@ impl Target {
             }
             Cause::NameLookup => format!(
                 "host name \"{}\" does not resolve (yet): check it, or wait for its DNS record (a Service that is still being created)",
-                self.host
+                ep.host
             ),
             Cause::Io(io::ErrorKind::ConnectionRefused) => {
                 format!("nothing listens on {host_port} (yet)")
             }
-            Cause::Io(io::ErrorKind::NotFound) if self.unix_socket => format!(
+            Cause::Io(io::ErrorKind::NotFound) if ep.unix_socket => format!(
                 "no server socket .s.PGSQL.{} in {} (yet)",
-                self.port, self.host
+                ep.port, ep.host
             ),
-            Cause::Io(io::ErrorKind::PermissionDenied) if self.unix_socket => format!(
+            Cause::Io(io::ErrorKind::PermissionDenied) if ep.unix_socket => format!(
                 "this user may not open the server socket in {}",
-                self.host
+                ep.host
             ),
             Cause::Tls(TlsFailure::NameMismatch) => format!(
                 "the server's certificate is not valid for host \"{}\": connect with a name the certificate holds, or set sslmode=verify-ca to skip the host-name check; a refused certificate is never retried or downgraded",
-                self.host
+                ep.host
             ),
             Cause::Tls(TlsFailure::UnknownIssuer) => "the server's certificate is not signed by a CA in sslrootcert: put the CA that signed it there (PGSSLROOTCERT); a refused certificate is never retried or downgraded".into(),
             Cause::Tls(TlsFailure::Expired) => "the server's certificate has expired or is not valid yet: renew it, or check the clocks; a refused certificate is never retried or downgraded".into(),
@@ -610,6 +854,36 @@ struct AttemptError {
     retryable: bool,
     kind: FailureKind,
     detail: String,
+    /// Servers answered, and none fits `target_session_attrs`.
+    no_fit: bool,
+}
+
+/// A pass that found no session: retryable if any host may heal (or be promoted), and each
+/// host's reason, by name when the list has several.
+fn summary(failures: Vec<(&Endpoint, AttemptError)>, several: bool) -> AttemptError {
+    let retryable = failures.iter().any(|(_, e)| e.retryable);
+    let no_fit = !failures.is_empty() && failures.iter().all(|(_, e)| e.no_fit);
+    let kind = match failures.first() {
+        Some((_, e)) if !retryable => e.kind,
+        _ => FailureKind::Unavailable,
+    };
+    let detail = failures
+        .into_iter()
+        .map(|(ep, e)| {
+            if several || e.no_fit {
+                format!("{}: {}", ep.label, e.detail)
+            } else {
+                e.detail
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    AttemptError {
+        retryable,
+        kind,
+        detail,
+        no_fit,
+    }
 }
 
 /// The session's identity in one round trip: `(pg_backend_pid(), current_user,
@@ -626,6 +900,27 @@ async fn identity(client: &Client) -> Result<Option<(i32, String, String)>, toki
         )),
         _ => None,
     }))
+}
+
+/// [`STATE_QUERY`]'s answer; `None` if it is not what PostgreSQL sends.
+async fn server_state(client: &Client) -> Result<Option<ServerState>, tokio_postgres::Error> {
+    let messages = client.simple_query(STATE_QUERY).await?;
+    Ok(messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(ServerState {
+            in_recovery: parse_flag(row.get(0)?)?,
+            read_only: parse_flag(row.get(1)?)?,
+        }),
+        _ => None,
+    }))
+}
+
+/// A boolean as the simple protocol sends it (`t`/`f`) or as a setting reads (`on`/`off`).
+fn parse_flag(text: &str) -> Option<bool> {
+    match text {
+        "t" | "on" => Some(true),
+        "f" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 /// Runs the connection until the client is dropped or the server goes away. Server notices
@@ -979,7 +1274,7 @@ fn jitter_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::conn::Secret;
+    use crate::config::conn::{HostPort, Secret};
     use FailureKind::*;
 
     #[test]
@@ -1187,8 +1482,7 @@ mod tests {
 
     fn settings(host: &str, sslmode: SslMode) -> ConnSettings {
         ConnSettings {
-            host: host.into(),
-            port: 1,
+            hosts: vec![HostPort::new(host, 1)],
             user: "app".into(),
             password: Some(Secret::new("hunter2-secret")),
             dbname: "app".into(),
@@ -1199,34 +1493,181 @@ mod tests {
             application_name: "schemagate/test".into(),
             connect_timeout: Duration::from_secs(2),
             options: None,
+            target_session_attrs: TargetSessionAttrs::Any,
         }
     }
 
     #[test]
     fn the_driver_config_carries_the_settings() {
         let t = Target::new(&settings("db.example", SslMode::Require)).unwrap();
-        assert!(t.pg.get_keepalives());
-        assert_eq!(t.pg.get_keepalives_idle(), KEEPALIVE_IDLE);
-        assert_eq!(t.pg.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
-        assert_eq!(t.pg.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
-        assert_eq!(t.pg.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
-        assert_eq!(
-            t.pg.get_ssl_mode(),
-            tokio_postgres::config::SslMode::Require
-        );
-        assert_eq!(t.pg.get_application_name(), Some("schemagate/test"));
-        assert!(!format!("{:?}", t.pg).contains("hunter2"));
+        let pg = &t.endpoints[0].pg;
+        assert!(pg.get_keepalives());
+        assert_eq!(pg.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(pg.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
+        assert_eq!(pg.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+        assert_eq!(pg.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        assert_eq!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        assert_eq!(pg.get_application_name(), Some("schemagate/test"));
+        assert!(!format!("{pg:?}").contains("hunter2"));
 
         let t = Target::new(&settings("/run/postgresql", SslMode::VerifyFull)).unwrap();
         assert!(t.tls.is_none());
-        assert_eq!(
-            t.pg.get_ssl_mode(),
-            tokio_postgres::config::SslMode::Disable
-        );
+        let pg = &t.endpoints[0].pg;
+        assert_eq!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
         assert!(matches!(
-            t.pg.get_hosts(),
+            pg.get_hosts(),
             [tokio_postgres::config::Host::Unix(_)]
         ));
+    }
+
+    #[test]
+    fn each_host_gets_a_driver_config_of_its_own() {
+        let mut c = settings("db-0", SslMode::Require);
+        c.hosts.push(HostPort::new("/run/postgresql", 5433));
+        c.hosts.push(HostPort::new("::1", 5434));
+        let t = Target::new(&c).unwrap();
+        assert!(t.tls.is_some());
+        let seen: Vec<_> = t
+            .endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.label.as_str(),
+                    e.pg.get_hosts().len(),
+                    e.pg.get_ports(),
+                    e.pg.get_ssl_mode(),
+                )
+            })
+            .collect();
+        use tokio_postgres::config::SslMode as M;
+        assert_eq!(
+            seen,
+            [
+                ("db-0:1", 1, &[1][..], M::Require),
+                ("/run/postgresql:5433", 1, &[5433][..], M::Disable),
+                ("[::1]:5434", 1, &[5434][..], M::Require),
+            ]
+        );
+        c.hosts.push(HostPort::new("", 1));
+        assert_eq!(Target::new(&c).err().map(|f| f.kind), Some(Config));
+    }
+
+    #[test]
+    fn which_servers_fit_target_session_attrs() {
+        use TargetSessionAttrs as T;
+        let primary = ServerState {
+            in_recovery: false,
+            read_only: false,
+        };
+        let read_only_primary = ServerState {
+            in_recovery: false,
+            read_only: true,
+        };
+        let standby = ServerState {
+            in_recovery: true,
+            read_only: true,
+        };
+        let cases = [
+            (T::Any, [Ok(()), Ok(()), Ok(())]),
+            (
+                T::ReadWrite,
+                [
+                    Ok(()),
+                    Err("it is read-only (transaction_read_only=on)"),
+                    Err("it is a standby (in recovery)"),
+                ],
+            ),
+            (
+                T::ReadOnly,
+                [
+                    Err("it accepts writes (transaction_read_only=off)"),
+                    Ok(()),
+                    Ok(()),
+                ],
+            ),
+            (
+                T::Primary,
+                [Ok(()), Ok(()), Err("it is a standby (in recovery)")],
+            ),
+            (
+                T::Standby,
+                [
+                    Err("it is a primary (not in recovery)"),
+                    Err("it is a primary (not in recovery)"),
+                    Ok(()),
+                ],
+            ),
+        ];
+        for (mode, want) in cases {
+            let got = [primary, read_only_primary, standby].map(|s| fits(mode, s));
+            assert_eq!(got, want, "{mode:?}");
+        }
+        assert_eq!(fits(T::PreferStandby, primary), fits(T::Standby, primary));
+        assert_eq!(
+            fits(T::PreferReadWrite, standby),
+            fits(T::ReadWrite, standby)
+        );
+        assert_eq!(fits(T::PreferReadOnly, primary), fits(T::ReadOnly, primary));
+        assert!(falls_back(T::PreferStandby) && !falls_back(T::Standby) && !falls_back(T::Any));
+        assert_eq!(parse_flag("t"), Some(true));
+        assert_eq!(parse_flag("off"), Some(false));
+        assert_eq!(parse_flag("yes"), None);
+    }
+
+    #[tokio::test]
+    async fn a_list_of_closed_ports_is_retryable_and_names_each_host() {
+        let mut c = settings("127.0.0.1", SslMode::Disable);
+        c.hosts.push(HostPort::new("127.0.0.1", 2));
+        c.target_session_attrs = TargetSessionAttrs::Primary;
+        let err = connect_once(&c).await.unwrap_err();
+        assert!(err.retryable, "{err:?}");
+        assert_eq!(err.kind, Unavailable);
+        assert!(
+            err.message.contains(
+                "postgres://app:***@127.0.0.1:1,127.0.0.1:2/app?sslmode=disable&target_session_attrs=primary"
+            ),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("127.0.0.1:1: error connecting to server")
+                && err
+                    .message
+                    .contains("; 127.0.0.1:2: error connecting to server")
+                && err.message.contains("nothing listens on 127.0.0.1:2 (yet)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_pass_that_finds_nothing_sums_up_each_host() {
+        let t = Target::new(&settings("a", SslMode::Disable)).unwrap();
+        let ep = &t.endpoints[0];
+        let failure = |retryable, kind, no_fit| AttemptError {
+            retryable,
+            kind,
+            detail: "why".into(),
+            no_fit,
+        };
+        let one = summary(vec![(ep, failure(true, Unavailable, false))], false);
+        assert_eq!((one.retryable, one.detail.as_str()), (true, "why"));
+        let one = summary(vec![(ep, failure(true, Unavailable, true))], false);
+        assert_eq!((one.no_fit, one.detail.as_str()), (true, "a:1: why"));
+        let two = summary(
+            vec![
+                (ep, failure(false, Unavailable, false)),
+                (ep, failure(true, Unavailable, true)),
+            ],
+            true,
+        );
+        assert_eq!(
+            (two.retryable, two.no_fit, two.detail.as_str()),
+            (true, false, "a:1: why; a:1: why")
+        );
+        let fatal = summary(vec![(ep, failure(false, Unavailable, false))], false);
+        assert!(!fatal.retryable);
     }
 
     #[tokio::test]

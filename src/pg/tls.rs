@@ -47,8 +47,9 @@ pub(crate) struct TlsSetup {
     pub verification: Verification,
 }
 
-/// The rustls configuration for `conn`, or `None` when the session must not use TLS
-/// (`sslmode=disable`, or a unix-socket host). Errors are `Config` failures that name the
+/// The rustls configuration for `conn`, or `None` when no session may use TLS
+/// (`sslmode=disable`, or only unix-socket hosts; in a list that mixes both, the caller
+/// leaves TLS off for the socket hosts). Errors are `Config` failures that name the
 /// setting or file at fault.
 pub fn client_config(conn: &ConnSettings) -> Result<Option<ClientConfig>, Failure> {
     Ok(setup(conn)?.map(|s| s.config))
@@ -56,7 +57,7 @@ pub fn client_config(conn: &ConnSettings) -> Result<Option<ClientConfig>, Failur
 
 /// Like [`client_config`], and says what the configuration verifies.
 pub(crate) fn setup(conn: &ConnSettings) -> Result<Option<TlsSetup>, Failure> {
-    if conn.sslmode == SslMode::Disable || conn.host.starts_with('/') {
+    if conn.sslmode == SslMode::Disable || conn.hosts.iter().all(|h| h.is_socket()) {
         return Ok(None);
     }
     let check = check(conn.sslmode, conn.sslrootcert.as_ref())?;
@@ -337,15 +338,14 @@ impl ServerCertVerifier for ChainOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::conn::Secret;
+    use crate::config::conn::{HostPort, Secret};
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     use std::path::PathBuf;
     use std::time::Duration;
 
     fn conn(sslmode: SslMode, sslrootcert: Option<RootCerts>) -> ConnSettings {
         ConnSettings {
-            host: "localhost".into(),
-            port: 5432,
+            hosts: vec![HostPort::new("localhost", 5432)],
             user: "app".into(),
             password: Some(Secret::new("s3cr3t")),
             dbname: "app".into(),
@@ -356,6 +356,7 @@ mod tests {
             application_name: "schemagate/test".into(),
             connect_timeout: Duration::from_secs(10),
             options: None,
+            target_session_attrs: Default::default(),
         }
     }
 
@@ -414,8 +415,13 @@ mod tests {
                 .is_none()
         );
         let mut c = conn(SslMode::VerifyFull, Some(RootCerts::System));
-        c.host = "/var/run/postgresql".into();
+        c.hosts = vec![HostPort::new("/var/run/postgresql", 5432)];
         assert!(client_config(&c).unwrap().is_none());
+        c.hosts.push(HostPort::new("db", 5432));
+        assert!(
+            client_config(&c).unwrap().is_some(),
+            "a TCP host in the list"
+        );
     }
 
     #[test]
