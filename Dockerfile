@@ -21,6 +21,11 @@ ARG SCHEMAGATE_COMMIT=unknown
 RUN cargo build --release --locked --target "$(uname -m)-unknown-linux-musl" \
  && install -D -m 0755 "target/$(uname -m)-unknown-linux-musl/release/schemagate" /out/schemagate \
  && /out/schemagate version
+# The Flyway drop-in (README "Switching from Flyway"): `flyway` on PATH and /flyway/flyway, as
+# in the flyway/flyway image, are links to the one binary, so they add no bytes.
+RUN mkdir -p /out/links/flyway /out/links/usr/local/bin \
+ && ln -s /usr/local/bin/schemagate /out/links/flyway/flyway \
+ && ln -s schemagate /out/links/usr/local/bin/flyway
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG SCHEMAGATE_COMMIT=unknown
@@ -31,8 +36,12 @@ LABEL org.opencontainers.image.title="schemagate" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
 COPY --from=builder /out/schemagate /usr/local/bin/schemagate
+COPY --from=builder /out/links/ /
 COPY sql/ /migrations/
-ENV SCHEMAGATE_LOCATIONS=/migrations
+# A default, not a setting: a location the user gives (or /flyway/sql, mounted) replaces it.
+ENV SCHEMAGATE_DEFAULT_LOCATIONS=/migrations
+# Flyway's working directory: its docker run lines and ./flyway resolve against it.
+WORKDIR /flyway
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/schemagate"]
 CMD ["migrate"]

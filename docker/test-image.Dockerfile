@@ -1,7 +1,7 @@
 # schemagate:test: the runtime of ../Dockerfile's last stage, built FROM scratch because the
 # engine on the development and CI machines can pull nothing, not even the distroless base.
 # `make image-test` assembles its context in a folder under target/: the static binary,
-# sql/, and the few files of the distroless base that a run could notice (rootfs/, home/).
+# the flyway links (links/), sql/, and the few files of the distroless base that a run could notice (rootfs/, home/).
 # tests/container.rs fails if the part below the marker drifts from ../Dockerfile.
 FROM scratch
 
@@ -15,8 +15,12 @@ LABEL io.schemagate.test-image="true"
 
 # --- same as the last stage of ../Dockerfile ---
 COPY schemagate /usr/local/bin/schemagate
+COPY links/ /
 COPY sql/ /migrations/
-ENV SCHEMAGATE_LOCATIONS=/migrations
+# A default, not a setting: a location the user gives (or /flyway/sql, mounted) replaces it.
+ENV SCHEMAGATE_DEFAULT_LOCATIONS=/migrations
+# Flyway's working directory: its docker run lines and ./flyway resolve against it.
+WORKDIR /flyway
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/schemagate"]
 CMD ["migrate"]

@@ -36,6 +36,9 @@ image-test: static
 	@set -e; ctx=$$(mktemp -d target/image-test.XXXXXX); trap 'rm -rf "$$ctx"' EXIT; \
 	  mkdir -p "$$ctx/rootfs/etc" "$$ctx/rootfs/tmp" "$$ctx/home/nonroot" "$$ctx/sql"; \
 	  cp $(STATIC_BIN) "$$ctx/schemagate"; \
+	  mkdir -p "$$ctx/links/flyway" "$$ctx/links/usr/local/bin"; \
+	  ln -s /usr/local/bin/schemagate "$$ctx/links/flyway/flyway"; \
+	  ln -s schemagate "$$ctx/links/usr/local/bin/flyway"; \
 	  cp -R sql/. "$$ctx/sql/"; \
 	  cp docker/passwd docker/group "$$ctx/rootfs/etc/"; \
 	  chmod -R u=rwX,go=rX "$$ctx"; \

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use crate::cli::{Command, Format};
 use crate::config::Settings;
 use crate::config::conn::ConnSettings;
-use crate::core::discover::{Script, Scripts, discover};
+use crate::core::discover::{Options, Script, Scripts, discover_with};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Resolved, Values};
 use crate::core::plan::{self, Applied, Local, Plan, Policy, ProblemKind, State};
@@ -99,15 +99,23 @@ pub(crate) fn db_failure(doing: &str, e: &tokio_postgres::Error, stop: &Stop) ->
 }
 
 /// Local scripts, read and checked: a bad file name fails the run before anything changes.
-pub fn load_scripts(locations: &[PathBuf]) -> Result<Scripts, Failure> {
+pub fn load_scripts(locations: &[PathBuf], options: Options) -> Result<Scripts, Failure> {
     let (entries, mut problems) = fsio::read_locations(locations)?;
-    match discover(entries) {
+    match discover_with(entries, &options) {
         Ok(scripts) if problems.is_empty() => Ok(scripts),
         Ok(_) => Err(invalid(problems)),
         Err(more) => {
             problems.extend(more);
             Err(invalid(problems))
         }
+    }
+}
+
+/// Files skipped under `SCHEMAGATE_VALIDATE_NAMING=false`, each named: a typo in a name must
+/// not skip a migration without a word.
+pub fn log_skipped(scripts: &Scripts) {
+    for skipped in &scripts.skipped {
+        tracing::warn!(file = %skipped.0, "skipped {}: {}", skipped.0, skipped.1);
     }
 }
 
@@ -120,12 +128,12 @@ pub struct ScriptsReading(tokio::sync::oneshot::Receiver<ScriptsResult>);
 /// (a thousand files: a few milliseconds of system calls and hashing) while the main thread
 /// sets up logging and the runtime, connects and reads the history, instead of before or
 /// after. If the system refuses a thread (a pids limit), they are read here and now.
-pub fn read_scripts_aside(locations: &[PathBuf]) -> ScriptsReading {
+pub fn read_scripts_aside(locations: &[PathBuf], options: Options) -> ScriptsReading {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = locations.to_vec();
     let job = move || {
         // The receiver is gone only when the run has already ended.
-        let _ = tx.send(load_scripts(&owned));
+        let _ = tx.send(load_scripts(&owned, options));
     };
     match std::thread::Builder::new()
         .name("scripts".into())
@@ -135,7 +143,7 @@ pub fn read_scripts_aside(locations: &[PathBuf]) -> ScriptsReading {
         Err(e) => {
             tracing::debug!(error = %e, "no thread for reading the scripts; reading them first");
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let _ = tx.send(load_scripts(locations));
+            let _ = tx.send(load_scripts(locations, options));
             ScriptsReading(rx)
         }
     }
@@ -374,7 +382,7 @@ impl<'a> Run<'a> {
         let ScriptsReading(scripts) = self
             .started
             .take()
-            .unwrap_or_else(|| read_scripts_aside(&self.settings.locations));
+            .unwrap_or_else(|| read_scripts_aside(&self.settings.locations, self.settings.scripts));
         let db = async {
             let mut c = self.open().await?;
             let registration = self.stop.register(c.session.canceller());
@@ -410,6 +418,7 @@ impl<'a> Run<'a> {
                 "the thread reading the scripts ended without an answer",
             )
         })??;
+        log_skipped(&scripts);
         let policy = self.policy()?;
         let (c, _registration, applied) = match db_out {
             Some(r) => r,
@@ -479,7 +488,11 @@ impl<'a> Run<'a> {
             blockers: Default::default(),
             inserter: Default::default(),
             table,
-            installed_by: &c.values.db_user,
+            installed_by: self
+                .settings
+                .installed_by
+                .as_deref()
+                .unwrap_or(&c.values.db_user),
             lock_timeout: self.settings.lock_timeout,
             statement_timeout: self.settings.statement_timeout,
             lock_retries: self.settings.lock_retries,

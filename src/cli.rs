@@ -41,6 +41,9 @@ pub struct Cli {
     pub plan_undo: bool,
     /// `--deadline 5m` becomes `("SCHEMAGATE_DEADLINE", "5m")`, appended after the environment so it wins.
     pub overrides: Vec<(String, String)>,
+    /// Flyway's `-key=value` arguments, in order (`-url=jdbc:…` → `("url", "jdbc:…")`), for
+    /// `config::flyway` to translate (SPEC §13).
+    pub flyway_args: Vec<(String, String)>,
 }
 
 pub const USAGE: &str = "\
@@ -67,6 +70,9 @@ commands:
 
 Every setting is an environment variable (SCHEMAGATE_DEADLINE, PGHOST, ...); a flag of the
 same name overrides it: --deadline 5m sets SCHEMAGATE_DEADLINE. See the README for the list.
+Flyway's configuration works too: FLYWAY_* variables, flyway.conf/flyway.toml, and
+-key=value arguments before or after the command (-url=jdbc:postgresql://db/app -user=app
+migrate), -outputType=json, -X, -q (README \"Switching from Flyway\").
 ";
 
 fn command(word: &str) -> Option<Command> {
@@ -110,7 +116,9 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         list_rules: false,
         plan_undo: false,
         overrides: Vec::new(),
+        flyway_args: Vec::new(),
     };
+    let mut flyway_log: Option<&str> = None;
     let mut format_arg: Option<String> = None;
     let mut seen_command = false;
     let mut i = 0;
@@ -121,8 +129,44 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             cli.command = Command::Help;
             continue;
         }
-        if arg == "-V" || arg == "--version" {
+        if arg == "-V" || arg == "--version" || arg == "-v" {
             cli.command = Command::Version;
+            continue;
+        }
+        // Flyway drops empty arguments before it looks at them.
+        if arg.is_empty() {
+            continue;
+        }
+        if let Some(flag) = arg.strip_prefix('-').filter(|f| !f.starts_with('-')) {
+            match flag {
+                "?" => cli.command = Command::Help,
+                // -q wins over -X, as in Flyway.
+                "X" if flyway_log.is_none() => flyway_log = Some("debug"),
+                "X" => {}
+                "q" => flyway_log = Some("warn"),
+                _ => {
+                    let Some((key, value)) = flag.split_once('=') else {
+                        return Err(format!(
+                            "unknown flag -{flag}; Flyway settings are written -key=value (-url=jdbc:postgresql://…), schemagate's --setting value"
+                        ));
+                    };
+                    if key.is_empty() {
+                        return Err(format!("unknown flag {}", shown(arg)));
+                    }
+                    if key == "outputType" {
+                        cli.format = match value {
+                            "json" => Format::Json,
+                            other => {
+                                return Err(format!(
+                                    "'{other}' is an invalid value for the -outputType option. Use 'json'."
+                                ));
+                            }
+                        };
+                    } else {
+                        cli.flyway_args.push((key.to_string(), value.to_string()));
+                    }
+                }
+            }
             continue;
         }
         let Some(flag) = arg.strip_prefix("--") else {
@@ -185,6 +229,9 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                 cli.overrides.push((format!("SCHEMAGATE_{key}"), v));
             }
         }
+    }
+    if let Some(level) = flyway_log {
+        cli.overrides.push(("SCHEMAGATE_LOG".into(), level.into()));
     }
     if let Some(f) = format_arg {
         if cli.command == Command::Lint {
@@ -287,6 +334,42 @@ mod tests {
         assert_eq!(p(&["undo"]).unwrap().command, Command::Undo);
         assert!(p(&["plan", "undo", "undo"]).is_err());
         assert!(p(&["info", "undo"]).is_err());
+    }
+
+    #[test]
+    fn flyway_arguments_go_before_or_after_the_command() {
+        let c = p(&[
+            "-url=jdbc:postgresql://db/app",
+            "",
+            "migrate",
+            "-placeholders.Owner=x=y",
+            "-password=",
+            "-X",
+            "-outputType=json",
+        ])
+        .unwrap();
+        assert_eq!(c.command, Command::Migrate);
+        assert_eq!(c.format, Format::Json);
+        assert_eq!(
+            c.flyway_args,
+            [
+                ("url".to_string(), "jdbc:postgresql://db/app".to_string()),
+                ("placeholders.Owner".to_string(), "x=y".to_string()),
+                ("password".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(
+            c.overrides,
+            [("SCHEMAGATE_LOG".to_string(), "debug".to_string())]
+        );
+        assert_eq!(p(&["-X", "-q", "info"]).unwrap().overrides[0].1, "warn");
+        assert_eq!(p(&["-?"]).unwrap().command, Command::Help);
+        assert!(p(&["-outputType=xml"]).unwrap_err().contains("Use 'json'"));
+        assert!(
+            p(&["-url", "jdbc:postgresql://db/app"])
+                .unwrap_err()
+                .contains("-key=value")
+        );
     }
 
     #[test]

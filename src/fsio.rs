@@ -258,6 +258,10 @@ fn read_script(dir: impl AsFd, name: &CStr) -> io::Result<Result<Vec<u8>, u64>> 
 pub struct FsSecretFiles;
 
 impl crate::config::SecretFiles for FsSecretFiles {
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
     fn read(&self, path: &Path) -> io::Result<Option<String>> {
         match fs::read_to_string(path) {
             Ok(s) => Ok(Some(s)),

@@ -20,6 +20,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Where the official Flyway image keeps its install (`/flyway/conf`, `/flyway/sql`); the
+/// schemagate image has the same layout for the drop-in (SPEC §13).
+const FLYWAY_INSTALL_DIR: &str = "/flyway";
+
 fn termination_log_target(env: &[(String, String)]) -> (PathBuf, bool) {
     match env
         .iter()
@@ -200,6 +204,22 @@ fn main() -> ExitCode {
         .collect();
     env.extend(cli.overrides.iter().cloned());
     install_panic_hook(&env);
+    // Flyway's configuration becomes schemagate's variables before anything reads them
+    // (SPEC §13), so both are checked by the same code.
+    let flyway = match config::flyway::translate(
+        &env,
+        &cli.flyway_args,
+        &FsSecretFiles,
+        std::path::Path::new(FLYWAY_INSTALL_DIR),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = output::init_logging(None, "info");
+            let f: Failure = e.into();
+            return finish(&Err(f), cli.command, &Report::default(), started, &env);
+        }
+    };
+    env.extend(flyway.env.iter().cloned());
 
     // `lint` connects only when connection settings are given (SPEC §8); without them the
     // user it would connect as is a stand-in that is never used.
@@ -210,15 +230,16 @@ fn main() -> ExitCode {
     }
     let settings = match config::load(&config_env, &FsSecretFiles) {
         Ok(s) => s,
-        Err(e) => {
+        Err(mut e) => {
             let _ = output::init_logging(None, "info");
+            e.message = flyway.relabel(&e.message);
             let f: Failure = e.into();
             return finish(&Err(f), cli.command, &Report::default(), started, &env);
         }
     };
     // From here on the scripts are read on a thread of their own, while logging, the
     // runtime and the connection start: on a no-op run this is most of the work.
-    let scripts = read_scripts_aside(&settings.locations);
+    let scripts = read_scripts_aside(&settings.locations, settings.scripts);
     if let Err(e) = output::init_logging(settings.log_format, &settings.log_filter) {
         let _ = output::init_logging(None, "info");
         return finish(
@@ -235,6 +256,24 @@ fn main() -> ExitCode {
         settings.conn.redacted_url()
     };
     tracing::info!(command = ?cli.command, target = %target, version = VERSION, "schemagate starting");
+    if flyway.active {
+        let files: Vec<String> = flyway
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        tracing::info!(
+            config_files = %files.join(","),
+            "reading Flyway's configuration too (FLYWAY_* variables, -key=value arguments{}); Flyway's defaults apply",
+            if files.is_empty() { String::new() } else { format!(", {}", files.join(", ")) }
+        );
+    }
+    for warning in &flyway.warnings {
+        tracing::warn!("{warning}");
+    }
+    for warning in &settings.warnings {
+        tracing::warn!("{}", flyway.relabel(warning));
+    }
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -163,6 +163,12 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "state": e.state.label(),
         "phase": e.phase.map(|p| p.as_str()),
         "undoable": yes_no(e.undoable),
+        // Flyway's names for what a script reading `flyway info -outputType=json` expects.
+        "rawVersion": e.version.as_deref().unwrap_or(""),
+        "installedOnUTC": e.installed_on.as_deref().unwrap_or(""),
+        "filepath": if e.local.is_some() { e.script.as_str() } else { "" },
+        "undoFilepath": "",
+        "shouldExecuteExpression": serde_json::Value::Null,
     })
 }
 
@@ -176,6 +182,11 @@ pub fn info_json(plan: &Plan, schema: &str, database: &str, deferred: Option<&De
         "pending": plan.pending.len(),
         "problems": plan.problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>(),
         "migrations": plan.entries.iter().map(entry_json).collect::<Vec<_>>(),
+        "flywayVersion": concat!("schemagate ", env!("CARGO_PKG_VERSION")),
+        "operation": "info",
+        "allSchemasEmpty": plan.entries.iter().all(|e| e.installed_rank.is_none()),
+        "exception": serde_json::Value::Null,
+        "licenseFailed": false,
     });
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }

@@ -170,6 +170,7 @@ struct Container {
     env: Vec<(String, String)>,
     volumes: Vec<String>,
     args: Vec<String>,
+    entrypoint: Option<String>,
 }
 
 /// Removes the container if a failing test leaves it behind (`--rm` covers the normal end).
@@ -205,7 +206,13 @@ impl Container {
             ],
             volumes: Vec::new(),
             args: Vec::new(),
+            entrypoint: None,
         }
+    }
+    /// `--entrypoint`: what a manifest's `command:` replaces.
+    fn entrypoint(mut self, program: &str) -> Container {
+        self.entrypoint = Some(program.to_string());
+        self
     }
     fn env(mut self, key: &str, value: impl ToString) -> Container {
         self.env.retain(|(k, _)| k != key);
@@ -240,6 +247,9 @@ impl Container {
         }
         for v in &self.volumes {
             sg = sg.arg("-v").arg(v);
+        }
+        if let Some(e) = &self.entrypoint {
+            sg = sg.arg("--entrypoint").arg(e);
         }
         sg.arg(&self.image).args(&self.args)
     }
@@ -533,7 +543,9 @@ fn the_test_image_has_the_runtime_layout_of_the_dockerfiles_last_stage() {
     for wanted in [
         "COPY -> /usr/local/bin/schemagate",
         "COPY -> /migrations/",
-        "ENV SCHEMAGATE_LOCATIONS=/migrations",
+        "COPY -> /",
+        "ENV SCHEMAGATE_DEFAULT_LOCATIONS=/migrations",
+        "WORKDIR /flyway",
         "USER 65532:65532",
         "ENTRYPOINT [\"/usr/local/bin/schemagate\"]",
         "CMD [\"migrate\"]",
@@ -868,6 +880,104 @@ fn docker_stop_during_a_slow_migration_exits_143_within_10s_and_leaves_nothing()
     let message = fs::read_to_string(term.path().join("message")).unwrap_or_default();
     assert!(message.contains("(exit 143)"), "{message}\n{out}");
     stopped_cleanly(&db);
+}
+
+/// Flyway's scripts and credentials as a Flyway manifest gives them: nothing of schemagate's.
+fn flyway_project() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("sg-flyway-")
+        .tempdir()
+        .unwrap();
+    write_file(
+        dir.path(),
+        "sql/V1__Create_person_table.sql",
+        "CREATE TABLE person (id int PRIMARY KEY, name text);",
+    );
+    write_file(
+        dir.path(),
+        "sql/V2__Add_people.sql",
+        "INSERT INTO person VALUES (1, 'Axel');",
+    );
+    readable_by_all(dir.path());
+    dir
+}
+
+fn flyway_credentials(db: &TestDb) -> (String, String, String) {
+    let env = db.env();
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    (
+        format!("jdbc:postgresql://127.0.0.1:{}/{}", db.port(), db.name()),
+        get("PGUSER"),
+        get("PGPASSWORD"),
+    )
+}
+
+fn flyway_applied(db: &TestDb, out: &Outcome) {
+    let rows: Vec<Option<String>> = db
+        .history("flyway_schema_history")
+        .into_iter()
+        .map(|r| r.version)
+        .collect();
+    // The mounted /flyway/sql, not the image's bundled /migrations.
+    assert_eq!(rows, [some("1"), some("2")], "{out}");
+    assert!(!db.table_exists("schemagate_history"), "{out}");
+    assert_eq!(db.query_scalar("SELECT name FROM person"), some("Axel"));
+}
+
+#[test]
+fn flyways_documented_docker_run_line_works_with_only_the_image_changed() {
+    // flyway-docker README: docker run --rm -v <sql>:/flyway/sql flyway/flyway
+    //   -url=jdbc:… -user=… -password=… migrate
+    let db = PgServer::shared().fresh_db();
+    let project = flyway_project();
+    let (url, user, password) = flyway_credentials(&db);
+    let out = Container::new()
+        .env("SCHEMAGATE_LOG_FORMAT", "json")
+        .volume(&project.path().join("sql"), "/flyway/sql", true)
+        .arg(&format!("-url={url}"))
+        .arg(&format!("-user={user}"))
+        .arg(&format!("-password={password}"))
+        .arg("migrate")
+        .run();
+    out.assert_success();
+    flyway_applied(&db, &out);
+}
+
+#[test]
+fn the_kubernetes_command_forms_of_flyway_manifests_start_the_same_binary() {
+    // command: ["flyway", "migrate"], ["/flyway/flyway", "migrate"], ["./flyway", "migrate"]
+    // (relative to WORKDIR /flyway), with FLYWAY_* from env and a flyway.conf in /flyway/conf.
+    let project = flyway_project();
+    for entrypoint in ["flyway", "/flyway/flyway", "./flyway"] {
+        let db = PgServer::shared().fresh_db();
+        let (url, user, password) = flyway_credentials(&db);
+        write_file(
+            project.path(),
+            "conf/flyway.conf",
+            &format!("flyway.url={url}\nflyway.connectRetries=3\n"),
+        );
+        readable_by_all(project.path());
+        let out = Container::new()
+            .entrypoint(entrypoint)
+            .env("SCHEMAGATE_LOG_FORMAT", "json")
+            .env("FLYWAY_USER", &user)
+            .env("FLYWAY_PASSWORD", &password)
+            .volume(&project.path().join("sql"), "/flyway/sql", true)
+            .volume(&project.path().join("conf"), "/flyway/conf", true)
+            .arg("migrate")
+            .run();
+        out.assert_success();
+        assert!(
+            out.stderr.contains("/flyway/conf/flyway.conf"),
+            "{entrypoint}: {out}"
+        );
+        flyway_applied(&db, &out);
+    }
 }
 
 #[test]

@@ -306,7 +306,8 @@ pub async fn lint_command(
     let mut owned = Vec::new();
     let one_run;
     if files.is_empty() {
-        let scripts = crate::app::load_scripts(&settings.locations)?;
+        let scripts = crate::app::load_scripts(&settings.locations, settings.scripts)?;
+        crate::app::log_skipped(&scripts);
         let migrations: Vec<&Script> = scripts.migrations.iter().collect();
         let pending: Option<Vec<usize>> = match &client {
             Some(c) => match history::read(&c.client, &table(settings)).await {
@@ -339,9 +340,10 @@ pub async fn lint_command(
             // Offline, the scripts before the given ones say which tables exist and what
             // type each column has.
             let first = given.iter().filter_map(|o| o.version.clone()).min();
-            if let (Some(first), Ok(scripts)) =
-                (first, crate::app::load_scripts(&settings.locations))
-            {
+            if let (Some(first), Ok(scripts)) = (
+                first,
+                crate::app::load_scripts(&settings.locations, settings.scripts),
+            ) {
                 for s in &scripts.migrations {
                     let before = matches!(&s.name.kind, Kind::Versioned(v) if *v < first);
                     if before && !given.iter().any(|g| g.display == s.display) {

@@ -80,7 +80,7 @@ impl Run<'_> {
                     self.settings.baseline_version
                 )]));
             }
-            if history::ensure(client, &t)
+            if history::ensure(client, &t, &self.settings.create_schemas)
                 .await
                 .map_err(|e| db_failure("creating the history table", &e, self.stop))?
             {

@@ -153,6 +153,9 @@ pub struct ConnSettings {
     /// libpq `options` (`PGOPTIONS`), e.g. `-c search_path=app`.
     pub options: Option<String>,
     pub target_session_attrs: TargetSessionAttrs,
+    /// `SCHEMAGATE_INIT_SQL` (Flyway's `initSql`): run on every session right after it
+    /// opens, before anything else. May hold a secret (`SET ROLE … PASSWORD`): never shown.
+    pub init_sql: Option<String>,
 }
 
 impl ConnSettings {
@@ -228,6 +231,7 @@ mod tests {
             connect_timeout: Duration::from_secs(10),
             options: None,
             target_session_attrs: TargetSessionAttrs::Any,
+            init_sql: None,
         }
     }
 

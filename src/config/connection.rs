@@ -292,6 +292,7 @@ fn finish(
         connect_timeout,
         options: p.options,
         target_session_attrs: p.target_session_attrs.unwrap_or_default(),
+        init_sql: raw.settings.init_sql.clone(),
     })
 }
 
@@ -371,6 +372,7 @@ mod tests {
                 connect_timeout: Duration::from_secs(10),
                 options: None,
                 target_session_attrs: TargetSessionAttrs::Any,
+                init_sql: None,
             }
         );
     }

@@ -2,19 +2,22 @@
 //!
 //! `raw` reads names (the environment list, `NAME_FILE` forms) into plain strings; `settings`
 //! and `connection` validate them into [`Settings`]; `conninfo` parses libpq connection
-//! strings; `values` holds the shared value syntaxes. Nothing here touches `std::env` or
-//! `std::fs`: the caller passes the environment and a [`SecretFiles`] reader.
+//! strings and `jdbc` pgjdbc URLs; `values` holds the shared value syntaxes. Nothing here
+//! touches `std::env` or `std::fs`: the caller passes the environment and a [`SecretFiles`]
+//! reader.
 
 pub mod conn;
 mod connection;
 mod conninfo;
+pub mod flyway;
+mod jdbc;
 mod raw;
 mod settings;
 mod values;
 
-pub use conn::{ConnSettings, RootCerts, Secret, SslMode};
+pub use conn::{ConnSettings, HostPort, RootCerts, Secret, SslMode, TargetSessionAttrs};
 pub use raw::{SETTINGS, SecretFiles};
-pub use settings::{ConfigError, LintMode, LintSettings, LogFormat, Settings, load};
+pub use settings::{ConfigError, FLYWAY_SQL, LintMode, LintSettings, LogFormat, Settings, load};
 pub use values::{parse_bool, parse_duration};
 
 /// Whether any connection setting is given (SPEC §8: `lint` connects only then). The

@@ -15,6 +15,12 @@ use crate::core::hint::closest;
 pub trait SecretFiles {
     /// The file's text, or `Ok(None)` when the file does not exist.
     fn read(&self, path: &Path) -> io::Result<Option<String>>;
+
+    /// Whether `path` is a directory: default folders (`/flyway/sql`) count only if they exist.
+    /// An in-memory set has none.
+    fn is_dir(&self, _path: &Path) -> bool {
+        false
+    }
 }
 
 /// An in-memory file set, for tests and for callers that already hold the files.
@@ -41,8 +47,14 @@ pub const SETTINGS: &[&str] = &[
     "SECRET_DIR",
     "CONNECT_TIMEOUT",
     "LOCATIONS",
+    "DEFAULT_LOCATIONS",
+    "VALIDATE_NAMING",
+    "EXECUTE_IN_TRANSACTION",
     "SCHEMA",
+    "CREATE_SCHEMAS",
     "TABLE",
+    "INSTALLED_BY",
+    "INIT_SQL",
     "TARGET",
     "OUT_OF_ORDER",
     "IGNORE_MISSING",
@@ -100,8 +112,14 @@ pub(crate) struct RawSettings {
     pub secret_dir: Option<String>,
     pub connect_timeout: Option<String>,
     pub locations: Option<String>,
+    pub default_locations: Option<String>,
+    pub validate_naming: Option<String>,
+    pub execute_in_transaction: Option<String>,
     pub schema: Option<String>,
+    pub create_schemas: Option<String>,
     pub table: Option<String>,
+    pub installed_by: Option<String>,
+    pub init_sql: Option<String>,
     pub target: Option<String>,
     pub out_of_order: Option<String>,
     pub ignore_missing: Option<String>,
@@ -401,7 +419,7 @@ fn placeholder_name(var: &str) -> Option<(&str, bool)> {
 /// container for each Service in the namespace; a Service named `schemagate…` must not make
 /// the binary refuse to start. The bare `_PORT` form counts only with its `tcp://` value, so
 /// a user's `SCHEMAGATE_PORT=5432` is still caught as a typo.
-fn is_kubernetes_service_variable(var: &str, value: &str) -> bool {
+pub(crate) fn is_kubernetes_service_variable(var: &str, value: &str) -> bool {
     if var.ends_with("_SERVICE_HOST")
         || var.ends_with("_SERVICE_PORT")
         || var.contains("_SERVICE_PORT_")

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::conn::ConnSettings;
@@ -13,6 +13,7 @@ use super::raw::{Env, PREFIX, Raw, SecretFiles};
 use super::values::{MAX_IDENTIFIER_BYTES, boolean, bytes, duration, is_version};
 use crate::core::backfill::{self, Limits};
 use crate::core::contract::{ContractMode, Release};
+use crate::core::discover::{Options as ScriptOptions, ScriptConf};
 use crate::core::outcome::{Failure, FailureKind};
 
 /// Everything a run needs to know, validated. `Debug` shows no password and no placeholder
@@ -39,12 +40,24 @@ pub struct LintSettings {
 pub struct Settings {
     /// `SCHEMAGATE_DATABASE_URL`/`DATABASE_URL`, then `PG*`, then `SCHEMAGATE_SECRET_DIR`.
     pub conn: ConnSettings,
-    /// `SCHEMAGATE_LOCATIONS` (`sql`), comma-separated; Flyway's `filesystem:` prefix is dropped.
+    /// `SCHEMAGATE_LOCATIONS`, comma-separated; Flyway's `filesystem:` prefix is dropped.
+    /// Unset: `/flyway/sql` if it exists (the Flyway image's mount point), else
+    /// `SCHEMAGATE_DEFAULT_LOCATIONS` (the image's `/migrations`), else `sql`.
     pub locations: Vec<PathBuf>,
+    /// How the scripts are read: `SCHEMAGATE_VALIDATE_NAMING` (`true`; `false` under a
+    /// Flyway configuration: a misnamed `.sql` file is skipped with a warning, not refused)
+    /// and `SCHEMAGATE_EXECUTE_IN_TRANSACTION` (`false`: every script without its own
+    /// `.sql.conf` runs outside a transaction, as Flyway's `executeInTransaction=false`).
+    pub scripts: ScriptOptions,
     /// `SCHEMAGATE_SCHEMA` (`public`), at most 63 bytes, any characters.
     pub schema: String,
+    /// `SCHEMAGATE_CREATE_SCHEMAS`: further schemas created (when missing) with the history
+    /// table, as Flyway creates every one of its `schemas`.
+    pub create_schemas: Vec<String>,
     /// `SCHEMAGATE_TABLE` (`schemagate_history`), at most 63 bytes, any characters.
     pub table: String,
+    /// `SCHEMAGATE_INSTALLED_BY`: the history's `installed_by`; `None` is the database user.
+    pub installed_by: Option<String>,
     /// `SCHEMAGATE_TARGET`: `None` is `latest`; otherwise version text as written (digits
     /// separated by `.` or `_`).
     pub target: Option<String>,
@@ -95,6 +108,9 @@ pub struct Settings {
     pub log_filter: String,
     /// `SCHEMAGATE_TERMINATION_LOG` (`/dev/termination-log`).
     pub termination_log: PathBuf,
+    /// What the configuration accepted but the operator should hear about (a setting that
+    /// is ignored, a Flyway option without effect here); logged once logging is up.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +149,9 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("conn", &self.conn)
             .field("locations", &self.locations)
+            .field("create_schemas", &self.create_schemas)
+            .field("installed_by", &self.installed_by)
+            .field("scripts", &self.scripts)
             .field("schema", &self.schema)
             .field("table", &self.table)
             .field("target", &self.target)
@@ -157,11 +176,15 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("termination_log", &self.termination_log)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
 
 /// PostgreSQL keeps `lock_timeout` and `statement_timeout` in an `int` of milliseconds.
+/// The official Flyway image's script folder, searched when no location is set.
+pub const FLYWAY_SQL: &str = "/flyway/sql";
+
 const MAX_PG_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// Reads the whole configuration.
@@ -177,10 +200,12 @@ pub fn load(env: &[(String, String)], files: &dyn SecretFiles) -> Result<Setting
         });
     }
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let raw = env.read(files, &mut problems);
     let settings = Check {
         raw: &raw,
         problems: &mut problems,
+        warnings: &mut warnings,
     }
     .settings(files);
     match settings {
@@ -196,6 +221,7 @@ pub fn load(env: &[(String, String)], files: &dyn SecretFiles) -> Result<Setting
 struct Check<'a> {
     raw: &'a Raw,
     problems: &'a mut Vec<String>,
+    warnings: &'a mut Vec<String>,
 }
 
 impl Check<'_> {
@@ -223,12 +249,27 @@ impl Check<'_> {
             connect_timeout,
             wait_timeout,
             self.problems,
+            self.warnings,
         );
 
         Some(Settings {
-            locations: self.locations(),
+            locations: self.locations(files),
+            scripts: ScriptOptions {
+                validate_naming: s.validate_naming.is_none()
+                    || self.boolean("VALIDATE_NAMING", &s.validate_naming),
+                defaults: ScriptConf {
+                    // `true` is what a script gets anyway: a transaction unless one of its
+                    // statements cannot run in one.
+                    execute_in_transaction: (s.execute_in_transaction.is_some()
+                        && !self.boolean("EXECUTE_IN_TRANSACTION", &s.execute_in_transaction))
+                    .then_some(false),
+                    ..ScriptConf::default()
+                },
+            },
             schema: self.identifier("SCHEMA", &s.schema, "public"),
+            create_schemas: self.create_schemas(),
             table: self.identifier("TABLE", &s.table, "schemagate_history"),
+            installed_by: self.installed_by(),
             target: self.target(),
             out_of_order: self.boolean("OUT_OF_ORDER", &s.out_of_order),
             ignore_missing: self.boolean("IGNORE_MISSING", &s.ignore_missing),
@@ -264,6 +305,7 @@ impl Check<'_> {
                     .unwrap_or("/dev/termination-log"),
             ),
             conn: conn?,
+            warnings: std::mem::take(self.warnings),
         })
     }
 
@@ -365,15 +407,45 @@ impl Check<'_> {
         value.to_string()
     }
 
-    fn locations(&mut self) -> Vec<PathBuf> {
-        let Some(value) = self.raw.settings.locations.as_deref() else {
-            return vec![PathBuf::from("sql")];
+    fn create_schemas(&mut self) -> Vec<String> {
+        let Some(value) = self.raw.settings.create_schemas.clone() else {
+            return Vec::new();
+        };
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| self.identifier("CREATE_SCHEMAS", &Some(s.to_string()), ""))
+            .collect()
+    }
+
+    /// The history's column is `VARCHAR(100)`.
+    fn installed_by(&mut self) -> Option<String> {
+        let value = self.raw.settings.installed_by.clone()?;
+        if value.chars().count() > 100 {
+            self.fail_value(
+                "INSTALLED_BY",
+                &value,
+                "is longer than the history's 100 characters",
+            );
+        }
+        Some(value)
+    }
+
+    fn locations(&mut self, files: &dyn SecretFiles) -> Vec<PathBuf> {
+        let s = &self.raw.settings;
+        let (name, value) = match (s.locations.as_deref(), s.default_locations.as_deref()) {
+            (Some(v), _) => ("LOCATIONS", v),
+            // What the Flyway image's users mount their scripts at (reference §6.2).
+            _ if files.is_dir(Path::new(FLYWAY_SQL)) => return vec![PathBuf::from(FLYWAY_SQL)],
+            (None, Some(v)) => ("DEFAULT_LOCATIONS", v),
+            (None, None) => return vec![PathBuf::from("sql")],
         };
         let mut out = Vec::new();
         for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             if part.starts_with("classpath:") {
                 self.fail_value(
-                    "LOCATIONS",
+                    name,
                     value,
                     "holds a classpath: location, which is a Java resource; give a folder path",
                 );
@@ -384,7 +456,7 @@ impl Check<'_> {
             out.push(PathBuf::from(path));
         }
         if out.is_empty() {
-            self.fail_value("LOCATIONS", value, "names no folder; use e.g. /migrations");
+            self.fail_value(name, value, "names no folder; use e.g. /migrations");
         }
         out
     }
@@ -1124,7 +1196,7 @@ mod tests {
             (format!("postgres://app:{enc}%ff@db/app"), false),
             (format!("postgres://db:{WORD}/app"), false),
             (format!("postgres://{WORD}@db:{WORD}/app"), false),
-            (format!("postgres://app:{enc}@db1,db2/app"), false),
+            (format!("postgres://app:{enc}@db1,db2/app"), true),
             (format!("postgres://app:{enc}@[::1/app"), false),
             (format!("postgres://app:{enc}@db/app?{WORD}"), false),
             (format!("postgres://app:{enc}@db/app?{WORD}=1"), false),
@@ -1139,6 +1211,10 @@ mod tests {
             ),
             (
                 format!("jdbc:postgresql://db/app?user=app&password={enc}"),
+                true,
+            ),
+            (
+                format!("jdbc:postgresql://db/app?user=app&password={enc}&{WORD}=1"),
                 false,
             ),
             (format!("mysql://app:{enc}@db/app"), false),
@@ -1152,7 +1228,11 @@ mod tests {
             (format!("host=db user=app port={WORD}"), false),
             (format!("host=db user=app {WORD}=x"), false),
             (format!("host=db user=app sslmode={WORD}"), false),
-            (format!("host=db,{WORD} user=app"), false),
+            // Three ports for two hosts: refused, and neither host nor password shown.
+            (
+                format!("host=db,{WORD} port=1,2,3 user=app password={quoted}"),
+                false,
+            ),
             (format!("{WORD} {PASSWORD}"), false),
         ];
         for (url, parses) in &urls {

@@ -65,6 +65,9 @@ pub struct Scripts {
     pub callbacks: Vec<Script>,
     /// `U` files: valid names, never run.
     pub undo: Vec<Script>,
+    /// `.sql` files whose names are no migration's, skipped because naming is not validated
+    /// (Flyway's `validateMigrationNaming=false`): (file, why).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// True for the files discovery wants to read: `.sql` scripts and their `.sql.conf` files.
@@ -99,8 +102,8 @@ fn decode(bytes: Vec<u8>, display: &str) -> Result<String, String> {
     Ok(text)
 }
 
-fn parse_conf(text: &str, display: &str) -> Result<ScriptConf, String> {
-    let mut conf = ScriptConf::default();
+fn parse_conf(text: &str, display: &str, base: ScriptConf) -> Result<ScriptConf, String> {
+    let mut conf = base;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
@@ -144,6 +147,30 @@ fn parse_conf(text: &str, display: &str) -> Result<ScriptConf, String> {
 /// Turns the entries of all locations into scripts. Every problem is collected, so one run
 /// names every bad file at once rather than one per attempt.
 pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
+    discover_with(entries, &Options::default())
+}
+
+/// How a run reads its scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `false`: a misnamed `.sql` file is skipped (and listed in `skipped`), not refused.
+    pub validate_naming: bool,
+    /// What a script without its own `.sql.conf` setting gets.
+    pub defaults: ScriptConf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            validate_naming: true,
+            defaults: ScriptConf::default(),
+        }
+    }
+}
+
+/// [`discover`] under `options`.
+pub fn discover_with(entries: Vec<Entry>, options: &Options) -> Result<Scripts, Vec<String>> {
+    let validate_naming = options.validate_naming;
     let mut problems = Vec::new();
     let mut confs: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
     // Sized up front: growing these copies every entry again, into pages touched for the
@@ -165,6 +192,10 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
         let name = match parse_name(file_name) {
             Ok(Some(n)) => n,
             Ok(None) => continue,
+            Err(why) if !validate_naming => {
+                out.skipped.push((e.display, why));
+                continue;
+            }
             Err(why) => {
                 problems.push(format!("{}: {why}", e.display));
                 continue;
@@ -178,9 +209,11 @@ pub fn discover(entries: Vec<Entry>) -> Result<Scripts, Vec<String>> {
             }
         };
         let conf = match confs.remove(&e.display) {
-            None => ScriptConf::default(),
+            None => options.defaults,
             Some((conf_display, bytes)) => {
-                match decode(bytes, &conf_display).and_then(|t| parse_conf(&t, &conf_display)) {
+                match decode(bytes, &conf_display)
+                    .and_then(|t| parse_conf(&t, &conf_display, options.defaults))
+                {
                     Ok(c) => c,
                     Err(p) => {
                         problems.push(p);

@@ -369,6 +369,7 @@ struct Target {
     target_session_attrs: TargetSessionAttrs,
     cancel_wait: Duration,
     early: Option<String>,
+    init_sql: Option<String>,
 }
 
 /// One host of the list, with a driver configuration that reaches that host alone: the
@@ -506,6 +507,7 @@ impl Target {
                 conn.connect_timeout
             },
             early: None,
+            init_sql: conn.init_sql.clone(),
         })
     }
 
@@ -685,9 +687,33 @@ impl Target {
                 None => None,
             }
         };
-        // Polled in this order, so the identity query goes first and the others right
-        // behind it, before any answer is back.
-        let (identity, state, early) = tokio::join!(identity(&client), state, early);
+        // Before the identity query, so that a `SET ROLE` in it is the user the session
+        // reports and every later query runs under it — and still in the same round trip.
+        let init = async {
+            match &self.init_sql {
+                Some(sql) => Some(client.batch_execute(sql).await),
+                None => None,
+            }
+        };
+        // Polled in this order, so the init SQL and the identity query go first and the
+        // others right behind them, before any answer is back.
+        let (init, identity, state, early) = tokio::join!(init, identity(&client), state, early);
+        if let Some(Err(e)) = init {
+            let server = self.server_name(ep);
+            return Err(match e.as_db_error() {
+                // The SQL itself is wrong (or not allowed): a retry cannot help.
+                Some(db) => AttemptError {
+                    retryable: false,
+                    kind: FailureKind::Config,
+                    detail: format!(
+                        "SCHEMAGATE_INIT_SQL failed on {server}: {}; fix it (Flyway's initSql)",
+                        describe_db(db)
+                    ),
+                    no_fit: false,
+                },
+                None => self.fail(ep, &e),
+            });
+        }
         let (backend_pid, user, database) = match identity {
             Ok(Some(identity)) => identity,
             Ok(None) => {
@@ -1494,6 +1520,7 @@ mod tests {
             connect_timeout: Duration::from_secs(2),
             options: None,
             target_session_attrs: TargetSessionAttrs::Any,
+            init_sql: None,
         }
     }
 

@@ -100,9 +100,14 @@ pub fn rows(
     }
 }
 
-/// Creates the schema (if missing) and the table with Flyway's DDL. Call only while holding
-/// the lock. Returns whether the table was created.
-pub async fn ensure(client: &Client, table: &Table) -> Result<bool, tokio_postgres::Error> {
+/// Creates the schema (if missing) and the table with Flyway's DDL, and with them the further
+/// schemas `others` that are missing (Flyway's `schemas` after the first). Call only while
+/// holding the lock. Returns whether the table was created.
+pub async fn ensure(
+    client: &Client,
+    table: &Table,
+    others: &[String],
+) -> Result<bool, tokio_postgres::Error> {
     let exists = client
         .query_one(
             "SELECT (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) IS NOT NULL, \
@@ -119,8 +124,23 @@ pub async fn ensure(client: &Client, table: &Table) -> Result<bool, tokio_postgr
     let pk = quote_ident(&format!("{}_pk", table.name));
     let idx = quote_ident(&format!("{}_s_idx", table.name));
     let mut ddl = String::from("BEGIN;\n");
+    let mut created = Vec::new();
     if !schema_exists {
         ddl.push_str(&format!("CREATE SCHEMA {};\n", quote_ident(&table.schema)));
+        created.push(quote_ident(&table.schema));
+    }
+    for other in others.iter().filter(|o| **o != table.schema) {
+        let missing: bool = client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+                &[other],
+            )
+            .await?
+            .get(0);
+        if missing {
+            ddl.push_str(&format!("CREATE SCHEMA {};\n", quote_ident(other)));
+            created.push(quote_ident(other));
+        }
     }
     ddl.push_str(&format!(
         "CREATE TABLE {q} (\n    \"installed_rank\" INT NOT NULL,\n    \"version\" VARCHAR(50),\n    \
@@ -130,12 +150,12 @@ pub async fn ensure(client: &Client, table: &Table) -> Result<bool, tokio_postgr
          ALTER TABLE {q} ADD CONSTRAINT {pk} PRIMARY KEY (\"installed_rank\");\n\
          CREATE INDEX {idx} ON {q} (\"success\");\n"
     ));
-    if !schema_exists {
+    if !created.is_empty() {
         // Flyway records the schemas it created, so that its `clean` knows to drop them.
         ddl.push_str(&format!(
             "INSERT INTO {q} (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
              VALUES (0, NULL, '<< Flyway Schema Creation >>', 'SCHEMA', {}, NULL, current_user, 0, true);\n",
-            quote_literal(&quote_ident(&table.schema))
+            quote_literal(&created.join(","))
         ));
     }
     ddl.push_str("COMMIT;");

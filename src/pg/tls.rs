@@ -357,6 +357,7 @@ mod tests {
             connect_timeout: Duration::from_secs(10),
             options: None,
             target_session_attrs: Default::default(),
+            init_sql: None,
         }
     }
 

@@ -189,7 +189,7 @@ def duration_seconds(text: str) -> float:
 # ---------------------------------------------------------------- a stand-in kubelet
 
 # What the image provides (SPEC §9): its environment and its bundled scripts.
-IMAGE_ENV = {"SCHEMAGATE_LOCATIONS": "/migrations"}
+IMAGE_ENV = {"SCHEMAGATE_DEFAULT_LOCATIONS": "/migrations"}
 IMAGE_FILES = {"/migrations": REPO / "sql"}
 
 
