@@ -44,6 +44,8 @@ pub struct Cli {
     /// Flyway's `-key=value` arguments, in order (`-url=jdbc:…` → `("url", "jdbc:…")`), for
     /// `config::flyway` to translate (SPEC §13).
     pub flyway_args: Vec<(String, String)>,
+    /// Whether a command was named (`migrate` is the default only for schemagate's name).
+    pub command_given: bool,
 }
 
 pub const USAGE: &str = "\
@@ -117,6 +119,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         plan_undo: false,
         overrides: Vec::new(),
         flyway_args: Vec::new(),
+        command_given: false,
     };
     let mut flyway_log: Option<&str> = None;
     let mut format_arg: Option<String> = None;
@@ -230,6 +233,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             }
         }
     }
+    cli.command_given = seen_command || matches!(cli.command, Command::Help | Command::Version);
     if let Some(level) = flyway_log {
         cli.overrides.push(("SCHEMAGATE_LOG".into(), level.into()));
     }

@@ -176,7 +176,15 @@ fn install_panic_hook(env: &[(String, String)]) {
 
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args();
+    // Started as `flyway` (the image's link), with options but no command: Flyway prints
+    // its usage and exits 0; migrating instead would surprise whoever wrote that line.
+    let as_flyway = argv.next().is_some_and(|a| {
+        std::path::Path::new(&a)
+            .file_name()
+            .is_some_and(|n| n == "flyway")
+    });
+    let args: Vec<String> = argv.collect();
     let cli = match cli::parse(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -184,6 +192,10 @@ fn main() -> ExitCode {
             return ExitCode::from(FailureKind::Usage.exit_code());
         }
     };
+    if as_flyway && !cli.command_given {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
     match cli.command {
         Command::Help => {
             print!("{}", cli::USAGE);
@@ -327,5 +339,11 @@ fn main() -> ExitCode {
     });
     // Don't wait for stray tasks (a connection still closing): the outcome is decided.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    // A message that names a variable the Flyway configuration set names the setting the
+    // user wrote (`FLYWAY_CREATE_SCHEMAS (as SCHEMAGATE_CREATE_SCHEMAS)=false`).
+    let outcome = outcome.map_err(|mut f| {
+        f.message = flyway.relabel(&f.message);
+        f
+    });
     finish(&outcome, cli.command, &report, started, &env)
 }

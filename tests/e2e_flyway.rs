@@ -394,3 +394,55 @@ fn init_sql_runs_first_on_every_session_and_a_broken_one_stops_with_78() {
             .all(|r| r.installed_by == owner)
     );
 }
+
+#[test]
+fn create_schemas_false_never_creates_one() {
+    let server = PgServer::shared();
+    let db = server.fresh_db();
+    let sql = scripts();
+    let (bin, _) = flyway_link();
+    let run = || {
+        job(&db, bin.path(), sql.path())
+            .env("FLYWAY_SCHEMAS", "shop")
+            .env("FLYWAY_CREATE_SCHEMAS", "false")
+            .arg("migrate")
+            .run()
+    };
+    let out = run();
+    out.assert_code(78);
+    assert!(
+        out.stderr.contains("schema \\\"shop\\\" does not exist")
+            && out.stderr.contains("FLYWAY_CREATE_SCHEMAS"),
+        "{out}"
+    );
+    assert_eq!(
+        db.query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'"),
+        some("0")
+    );
+    // Once the schema is there, the history goes into it, with no SCHEMA row.
+    db.exec("CREATE SCHEMA shop");
+    run().assert_success();
+    let rows = db.history_in("shop", "flyway_schema_history");
+    assert_eq!(
+        rows.iter().map(|r| r.type_.as_str()).collect::<Vec<_>>(),
+        ["SQL", "SQL"]
+    );
+}
+
+#[test]
+fn flyway_without_a_command_prints_its_usage_and_changes_nothing() {
+    let server = PgServer::shared();
+    let db = server.fresh_db();
+    let sql = scripts();
+    let (bin, link) = flyway_link();
+    let out = with_credentials(flyway(&link, bin.path()), &db)
+        .env("FLYWAY_URL", jdbc_url(&db))
+        .env(
+            "FLYWAY_LOCATIONS",
+            format!("filesystem:{}", sql.path().display()),
+        )
+        .run();
+    out.assert_success();
+    assert!(out.stdout.contains("usage:"), "{out}");
+    assert!(!db.table_exists("flyway_schema_history"));
+}

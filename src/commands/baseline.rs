@@ -36,7 +36,7 @@ impl Run<'_> {
     pub(crate) async fn baseline(&self, c: &Connected) -> Result<(), Failure> {
         self.with_lock("baseline", c, async |_: &Session| {
             let t = table(self.settings);
-            history::ensure(&c.session.client, &t, &self.settings.create_schemas).await.map_err(|e| db_failure("creating the history table", &e, self.stop))?;
+            self.ensure_history(&c.session.client, &t).await?;
             let applied = self.read_history(c).await?.unwrap_or_default();
             if let Some(row) = applied.iter().find(|r| r.kind != "SCHEMA") {
                 return Err(invalid(vec![format!(

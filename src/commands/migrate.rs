@@ -58,6 +58,36 @@ impl Run<'_> {
         .await
     }
 
+    /// The history table (and its schemas) made sure of, as `migrate` and `baseline` need it.
+    pub(crate) async fn ensure_history(
+        &self,
+        client: &tokio_postgres::Client,
+        t: &history::Table,
+    ) -> Result<(), Failure> {
+        let ensured = history::ensure(
+            client,
+            t,
+            &self.settings.other_schemas,
+            self.settings.create_schemas,
+        )
+        .await
+        .map_err(|e| db_failure("creating the history table", &e, self.stop))?;
+        match ensured {
+            history::Ensured::Existed => Ok(()),
+            history::Ensured::Created => {
+                tracing::info!(table = %t.qualified(), "created the history table");
+                Ok(())
+            }
+            history::Ensured::SchemaMissing => Err(Failure::new(
+                FailureKind::Config,
+                format!(
+                    "schema \"{}\" does not exist and SCHEMAGATE_CREATE_SCHEMAS=false (Flyway's createSchemas) forbids creating it: create it first, or allow schemagate to",
+                    t.schema
+                ),
+            )),
+        }
+    }
+
     pub(crate) async fn migrate_locked(
         &self,
         w: &Workspace<'_>,
@@ -80,12 +110,7 @@ impl Run<'_> {
                     self.settings.baseline_version
                 )]));
             }
-            if history::ensure(client, &t, &self.settings.create_schemas)
-                .await
-                .map_err(|e| db_failure("creating the history table", &e, self.stop))?
-            {
-                tracing::info!(table = %t.qualified(), "created the history table");
-            }
+            self.ensure_history(client, &t).await?;
             if has_objects {
                 self.insert_baseline(c, &t).await?;
             }

@@ -51,9 +51,12 @@ pub struct Settings {
     pub scripts: ScriptOptions,
     /// `SCHEMAGATE_SCHEMA` (`public`), at most 63 bytes, any characters.
     pub schema: String,
-    /// `SCHEMAGATE_CREATE_SCHEMAS`: further schemas created (when missing) with the history
+    /// `SCHEMAGATE_OTHER_SCHEMAS`: further schemas created (when missing) with the history
     /// table, as Flyway creates every one of its `schemas`.
-    pub create_schemas: Vec<String>,
+    pub other_schemas: Vec<String>,
+    /// `SCHEMAGATE_CREATE_SCHEMAS` (`true`): `false` never creates a schema; a missing one
+    /// stops the run (78), as Flyway's `createSchemas=false`.
+    pub create_schemas: bool,
     /// `SCHEMAGATE_TABLE` (`schemagate_history`), at most 63 bytes, any characters.
     pub table: String,
     /// `SCHEMAGATE_INSTALLED_BY`: the history's `installed_by`; `None` is the database user.
@@ -149,6 +152,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("conn", &self.conn)
             .field("locations", &self.locations)
+            .field("other_schemas", &self.other_schemas)
             .field("create_schemas", &self.create_schemas)
             .field("installed_by", &self.installed_by)
             .field("scripts", &self.scripts)
@@ -267,7 +271,9 @@ impl Check<'_> {
                 },
             },
             schema: self.identifier("SCHEMA", &s.schema, "public"),
-            create_schemas: self.create_schemas(),
+            other_schemas: self.other_schemas(),
+            create_schemas: s.create_schemas.is_none()
+                || self.boolean("CREATE_SCHEMAS", &s.create_schemas),
             table: self.identifier("TABLE", &s.table, "schemagate_history"),
             installed_by: self.installed_by(),
             target: self.target(),
@@ -407,15 +413,15 @@ impl Check<'_> {
         value.to_string()
     }
 
-    fn create_schemas(&mut self) -> Vec<String> {
-        let Some(value) = self.raw.settings.create_schemas.clone() else {
+    fn other_schemas(&mut self) -> Vec<String> {
+        let Some(value) = self.raw.settings.other_schemas.clone() else {
             return Vec::new();
         };
         value
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| self.identifier("CREATE_SCHEMAS", &Some(s.to_string()), ""))
+            .map(|s| self.identifier("OTHER_SCHEMAS", &Some(s.to_string()), ""))
             .collect()
     }
 

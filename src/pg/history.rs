@@ -100,14 +100,26 @@ pub fn rows(
     }
 }
 
+/// What [`ensure`] found or did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ensured {
+    Existed,
+    Created,
+    /// The history's schema is missing and may not be created
+    /// (`SCHEMAGATE_CREATE_SCHEMAS=false`); nothing was changed.
+    SchemaMissing,
+}
+
 /// Creates the schema (if missing) and the table with Flyway's DDL, and with them the further
-/// schemas `others` that are missing (Flyway's `schemas` after the first). Call only while
-/// holding the lock. Returns whether the table was created.
+/// schemas `others` that are missing (Flyway's `schemas` after the first) — or, when
+/// `create_schemas` is false, only the table, and only if its schema is there. Call only
+/// while holding the lock.
 pub async fn ensure(
     client: &Client,
     table: &Table,
     others: &[String],
-) -> Result<bool, tokio_postgres::Error> {
+    create_schemas: bool,
+) -> Result<Ensured, tokio_postgres::Error> {
     let exists = client
         .query_one(
             "SELECT (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) IS NOT NULL, \
@@ -118,17 +130,22 @@ pub async fn ensure(
         .await?;
     let (schema_exists, table_exists): (bool, bool) = (exists.get(0), exists.get(1));
     if table_exists {
-        return Ok(false);
+        return Ok(Ensured::Existed);
     }
     let q = table.qualified();
     let pk = quote_ident(&format!("{}_pk", table.name));
     let idx = quote_ident(&format!("{}_s_idx", table.name));
+    if !create_schemas && !schema_exists {
+        return Ok(Ensured::SchemaMissing);
+    }
     let mut ddl = String::from("BEGIN;\n");
     let mut created = Vec::new();
     if !schema_exists {
         ddl.push_str(&format!("CREATE SCHEMA {};\n", quote_ident(&table.schema)));
         created.push(quote_ident(&table.schema));
     }
+    // Flyway leaves the other schemas alone too: a script that needs one fails on its own.
+    let others = if create_schemas { others } else { &[] };
     for other in others.iter().filter(|o| **o != table.schema) {
         let missing: bool = client
             .query_one(
@@ -163,7 +180,7 @@ pub async fn ensure(
         let _ = client.batch_execute("ROLLBACK").await;
         return Err(e);
     }
-    Ok(true)
+    Ok(Ensured::Created)
 }
 
 /// Puts the history's schema first on the session's `search_path`, as Flyway does before

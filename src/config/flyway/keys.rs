@@ -62,13 +62,7 @@ pub(crate) const KEYS: &[(&str, Action)] = &[
     ("connectRetriesInterval", Special),
     ("lockRetryCount", Special),
     ("initSql", Set("SCHEMAGATE_INIT_SQL")),
-    (
-        "createSchemas",
-        Only(
-            "true",
-            "schemagate creates the history's schema when it is missing",
-        ),
-    ),
+    ("createSchemas", Bool("SCHEMAGATE_CREATE_SCHEMAS")),
     ("installedBy", Set("SCHEMAGATE_INSTALLED_BY")),
     (
         "executeInTransaction",

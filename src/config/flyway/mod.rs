@@ -82,7 +82,7 @@ pub fn translate(
         || !read.files.is_empty()
         || map.iter().any(|(k, v)| {
             !v.is_empty()
-                && (k == "flyway_environment"
+                && (k.starts_with("flyway_")
                     || (k.starts_with("FLYWAY_") && keys::key_of_env(k).is_some()))
         });
     let mut problems = read.problems;
@@ -313,7 +313,7 @@ fn special(
             // Flyway creates every one of them with the history table.
             if list.len() > 1 || merged.contains_key("defaultSchema") {
                 outs.push(out(
-                    "SCHEMAGATE_CREATE_SCHEMAS",
+                    "SCHEMAGATE_OTHER_SCHEMAS",
                     &list.join(","),
                     &label,
                     false,

@@ -289,6 +289,35 @@ pub(crate) fn read(input: &Input<'_>) -> Read {
             )),
         }
     }
+    // Flyway 10's lower-case forms (reference §2.4): `flyway_cleanDisabled`, and
+    // `environments_<env>_url` for the selected environment; they win over upper-case ones.
+    let env_lower = format!("environments_{environment}_");
+    for (var, value) in input.env {
+        let key = match (var.strip_prefix("flyway_"), var.strip_prefix(&env_lower)) {
+            (Some("environment"), _) => continue,
+            (Some(rest), _) | (None, Some(rest)) if !rest.is_empty() && !value.is_empty() => {
+                rest.replace('_', ".")
+            }
+            _ => continue,
+        };
+        if let Some(earlier) = out
+            .merged
+            .get(&key)
+            .filter(|g| matches!(g.origin, Origin::Env(_)))
+        {
+            out.warnings.push(format!(
+                "both {var} and {} set {key}; {var} is used, as Flyway uses the lower-case form",
+                earlier.label(&key)
+            ));
+        }
+        out.merged.insert(
+            key,
+            Given {
+                value: value.clone(),
+                origin: Origin::Env(var.clone()),
+            },
+        );
+    }
     let env_prefix = format!("environments.{environment}.");
     for (key, value) in input.args {
         if matches!(key.as_str(), "environment" | "configFiles") {
@@ -727,6 +756,29 @@ url = "jdbc:postgresql://localhost/dev"
             &[("a.conf", ""), ("b.toml", "")],
         );
         assert!(r.problems[0].contains("both TOML and .conf"));
+    }
+
+    #[test]
+    fn lower_case_variables_win_over_upper_case_ones() {
+        let r = run(
+            &[],
+            &[
+                ("FLYWAY_TABLE", "upper"),
+                ("flyway_table", "lower"),
+                ("flyway_environment", "prod"),
+                ("environments_prod_url", "jdbc:postgresql://prod/app"),
+                ("environments_dev_url", "jdbc:postgresql://dev/app"),
+            ],
+            &[("flyway.toml", "[environments.prod]\nuser = \"app\"\n")],
+        );
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(value(&r, "table"), Some("lower"));
+        assert_eq!(value(&r, "url"), Some("jdbc:postgresql://prod/app"));
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("flyway_table") && w.contains("FLYWAY_TABLE"))
+        );
     }
 
     #[test]

@@ -126,10 +126,16 @@ fn each_mapped_setting_becomes_its_schemagate_variable() {
         (
             "FLYWAY_SCHEMAS",
             "app, audit",
-            "SCHEMAGATE_CREATE_SCHEMAS",
+            "SCHEMAGATE_OTHER_SCHEMAS",
             "app,audit",
         ),
         ("FLYWAY_INSTALLED_BY", "ci", "SCHEMAGATE_INSTALLED_BY", "ci"),
+        (
+            "FLYWAY_CREATE_SCHEMAS",
+            "false",
+            "SCHEMAGATE_CREATE_SCHEMAS",
+            "false",
+        ),
         (
             "FLYWAY_INIT_SQL",
             "SET ROLE app_owner",
@@ -173,7 +179,6 @@ fn defaults_accepted_and_other_values_refused_by_name() {
     for (var, value) in [
         ("FLYWAY_DRIVER", "org.postgresql.Driver"),
         ("FLYWAY_VALIDATE_ON_MIGRATE", "true"),
-        ("FLYWAY_CREATE_SCHEMAS", "true"),
         ("FLYWAY_ENCODING", "UTF-8"),
         ("FLYWAY_SQL_MIGRATION_PREFIX", "V"),
         ("FLYWAY_MIXED", "false"),
