@@ -218,6 +218,7 @@ fn values() -> Values {
         table: "schemagate_history".into(),
         db_user: "app".into(),
         database: "app".into(),
+        syntax: Default::default(),
     }
 }
 

@@ -309,6 +309,7 @@ impl<'a> Run<'a> {
             table: s.table.clone(),
             db_user: session.user.clone(),
             database: session.database.clone(),
+            syntax: s.placeholder_syntax.clone(),
         };
         Ok(Connected { session, values })
     }

@@ -240,7 +240,7 @@ fn main() -> ExitCode {
     if offline {
         config_env.push(("PGUSER".into(), "schemagate-lint".into()));
     }
-    let settings = match config::load(&config_env, &FsSecretFiles) {
+    let mut settings = match config::load(&config_env, &FsSecretFiles) {
         Ok(s) => s,
         Err(mut e) => {
             let _ = output::init_logging(None, "info");
@@ -251,6 +251,9 @@ fn main() -> ExitCode {
     };
     // From here on the scripts are read on a thread of their own, while logging, the
     // runtime and the connection start: on a no-op run this is most of the work.
+    // What only a Flyway configuration can say, and no variable carries.
+    settings.placeholder_syntax = flyway.placeholder_syntax.clone();
+    settings.scripts.defaults.placeholder_replacement &= flyway.placeholder_replacement;
     let scripts = read_scripts_aside(&settings.locations, settings.scripts);
     if let Err(e) = output::init_logging(settings.log_format, &settings.log_filter) {
         let _ = output::init_logging(None, "info");

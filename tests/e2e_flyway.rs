@@ -446,3 +446,43 @@ fn flyway_without_a_command_prints_its_usage_and_changes_nothing() {
     assert!(out.stdout.contains("usage:"), "{out}");
     assert!(!db.table_exists("flyway_schema_history"));
 }
+
+#[test]
+fn flyways_placeholder_delimiters_and_replacement_switch() {
+    let server = PgServer::shared();
+    let (bin, _) = flyway_link();
+    // Other delimiters: `#[owner]` is replaced, `${…}` is then ordinary text.
+    let db = server.fresh_db();
+    let sql = migrations_dir(&[
+        ("V1__Create_person_table.sql", V1),
+        (
+            "V2__Add_people.sql",
+            "INSERT INTO person VALUES (1, 'Axel'), (2, '#[owner]'), (3, '${not_one}');",
+        ),
+    ]);
+    let out = job(&db, bin.path(), sql.path())
+        .env("FLYWAY_PLACEHOLDER_PREFIX", "#[")
+        .env("FLYWAY_PLACEHOLDER_SUFFIX", "]")
+        .arg("migrate")
+        .run();
+    out.assert_success();
+    assert_eq!(
+        db.query_scalar("SELECT string_agg(name, ',' ORDER BY id) FROM person"),
+        some("Axel,shop,${not_one}")
+    );
+    // placeholderReplacement=false: the text runs as written.
+    let db = server.fresh_db();
+    let sql = migrations_dir(&[
+        ("V1__Create_person_table.sql", V1),
+        (
+            "V2__Add_people.sql",
+            "INSERT INTO person VALUES (1, '${kept}');",
+        ),
+    ]);
+    let out = job(&db, bin.path(), sql.path())
+        .env("FLYWAY_PLACEHOLDER_REPLACEMENT", "false")
+        .arg("migrate")
+        .run();
+    out.assert_success();
+    assert_eq!(db.query_scalar("SELECT name FROM person"), some("${kept}"));
+}

@@ -302,6 +302,7 @@ pub async fn lint_command(
         database: client
             .as_ref()
             .map_or_else(|| settings.conn.dbname.clone(), |c| c.database.clone()),
+        syntax: settings.placeholder_syntax.clone(),
     };
     let mut owned = Vec::new();
     let one_run;

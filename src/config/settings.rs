@@ -15,6 +15,7 @@ use crate::core::backfill::{self, Limits};
 use crate::core::contract::{ContractMode, Release};
 use crate::core::discover::{Options as ScriptOptions, ScriptConf};
 use crate::core::outcome::{Failure, FailureKind};
+use crate::core::placeholders::Syntax;
 
 /// Everything a run needs to know, validated. `Debug` shows no password and no placeholder
 /// value.
@@ -70,6 +71,10 @@ pub struct Settings {
     pub ignore_missing: bool,
     /// `SCHEMAGATE_PLACEHOLDER_<NAME>[_FILE]`: name lower-cased → value. Values may be secrets.
     pub placeholders: BTreeMap<String, String>,
+    /// How placeholders are written: `${name}`. Only a Flyway configuration changes it
+    /// (`placeholderPrefix`/`placeholderSuffix`); there is no `SCHEMAGATE_*` name for it, as
+    /// `SCHEMAGATE_PLACEHOLDER_PREFIX` already means the placeholder `${prefix}`.
+    pub placeholder_syntax: Syntax,
     /// `SCHEMAGATE_BASELINE_ON_MIGRATE` (`false`).
     pub baseline_on_migrate: bool,
     /// `SCHEMAGATE_BASELINE_VERSION` (`1`), version text as written, validated like `target`.
@@ -162,6 +167,7 @@ impl fmt::Debug for Settings {
             .field("out_of_order", &self.out_of_order)
             .field("ignore_missing", &self.ignore_missing)
             .field("placeholders", &PlaceholderNames(&self.placeholders))
+            .field("placeholder_syntax", &self.placeholder_syntax)
             .field("baseline_on_migrate", &self.baseline_on_migrate)
             .field("baseline_version", &self.baseline_version)
             .field("deadline", &self.deadline)
@@ -280,6 +286,7 @@ impl Check<'_> {
             out_of_order: self.boolean("OUT_OF_ORDER", &s.out_of_order),
             ignore_missing: self.boolean("IGNORE_MISSING", &s.ignore_missing),
             placeholders: self.raw.placeholders.clone(),
+            placeholder_syntax: Syntax::default(),
             baseline_on_migrate: self.boolean("BASELINE_ON_MIGRATE", &s.baseline_on_migrate),
             baseline_version: self.version("BASELINE_VERSION", &s.baseline_version, "1"),
             deadline,

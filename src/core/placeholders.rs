@@ -18,6 +18,35 @@ pub struct Values {
     pub table: String,
     pub db_user: String,
     pub database: String,
+    pub syntax: Syntax,
+}
+
+/// How a placeholder is written: `${name}`, unless Flyway's `placeholderPrefix` and
+/// `placeholderSuffix` say otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Syntax {
+    pub prefix: String,
+    pub suffix: String,
+}
+
+impl Default for Syntax {
+    fn default() -> Self {
+        Syntax {
+            prefix: "${".into(),
+            suffix: "}".into(),
+        }
+    }
+}
+
+impl Syntax {
+    /// Where the first placeholder opens; the common `${` takes the fast search.
+    fn find_open(&self, text: &str) -> Option<usize> {
+        if self.prefix == "${" {
+            find_open(text)
+        } else {
+            text.find(self.prefix.as_str())
+        }
+    }
 }
 
 impl Values {
@@ -57,17 +86,18 @@ pub fn replace<'a>(
     file_name: &str,
     backfill: bool,
 ) -> Result<Cow<'a, str>, String> {
-    let Some(first) = find_open(sql) else {
+    let syntax = &values.syntax;
+    let Some(first) = syntax.find_open(sql) else {
         return Ok(Cow::Borrowed(sql));
     };
     let mut out = String::with_capacity(sql.len());
     out.push_str(&sql[..first]);
     let mut rest = &sql[first..];
-    while let Some(start) = find_open(rest) {
+    while let Some(start) = syntax.find_open(rest) {
         out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
+        let after = &rest[start + syntax.prefix.len()..];
         // No closing brace: not a placeholder, keep the text (Flyway would swallow the file).
-        let Some(end) = after.find('}') else {
+        let Some(end) = after.find(syntax.suffix.as_str()) else {
             out.push_str(&rest[start..]);
             rest = "";
             break;
@@ -76,7 +106,12 @@ pub fn replace<'a>(
         let batch_size = name.eq_ignore_ascii_case(BATCH_SIZE_PLACEHOLDER);
         match values.lookup(name, file_name) {
             Some(v) => out.push_str(&v),
-            None if batch_size && backfill => out.push_str(&rest[start..start + 3 + end]),
+            // Each batch fills in its size later, always in the `${…}` spelling.
+            None if batch_size && backfill => {
+                out.push_str("${");
+                out.push_str(name);
+                out.push('}');
+            }
             None => {
                 let offset = sql.len() - rest.len() + start;
                 let line = sql[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
@@ -88,11 +123,12 @@ pub fn replace<'a>(
                     format!("set SCHEMAGATE_PLACEHOLDER_{}", name.to_ascii_uppercase())
                 };
                 return Err(format!(
-                    "line {line}: no value for placeholder ${{{name}}}; {hint}"
+                    "line {line}: no value for placeholder {}{name}{}; {hint}",
+                    syntax.prefix, syntax.suffix
                 ));
             }
         }
-        rest = &after[end + 1..];
+        rest = &after[end + syntax.suffix.len()..];
     }
     out.push_str(rest);
     Ok(Cow::Owned(out))
@@ -143,7 +179,39 @@ mod tests {
             table: "schemagate_history".into(),
             db_user: "owner".into(),
             database: "appdb".into(),
+            syntax: Syntax::default(),
         }
+    }
+
+    #[test]
+    fn flyways_other_delimiters_are_honoured_and_dollars_then_pass() {
+        let v = Values {
+            syntax: Syntax {
+                prefix: "#[".into(),
+                suffix: "]]".into(),
+            },
+            ..values()
+        };
+        assert_eq!(
+            replace(
+                "GRANT ${x} TO #[schema]]; -- #[flyway:user]]",
+                &v,
+                "V1__a.sql",
+                false
+            )
+            .unwrap(),
+            "GRANT ${x} TO app; -- owner"
+        );
+        let e = replace("SELECT\n#[nope]]", &v, "V1__a.sql", false).unwrap_err();
+        assert!(
+            e.contains("line 2: no value for placeholder #[nope]]"),
+            "{e}"
+        );
+        // A backfill's batch size keeps the spelling the batches fill in.
+        assert_eq!(
+            replace("LIMIT #[schemagate:batch_size]]", &v, "V1__a.sql", true).unwrap(),
+            "LIMIT ${schemagate:batch_size}"
+        );
     }
 
     #[test]

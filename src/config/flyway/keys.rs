@@ -69,21 +69,9 @@ pub(crate) const KEYS: &[(&str, Action)] = &[
         Bool("SCHEMAGATE_EXECUTE_IN_TRANSACTION"),
     ),
     ("encoding", Special),
-    (
-        "placeholderReplacement",
-        Only(
-            "true",
-            "set placeholderReplacement=false per script in its .sql.conf file instead",
-        ),
-    ),
-    (
-        "placeholderPrefix",
-        Only("${", "schemagate replaces placeholders written ${name}"),
-    ),
-    (
-        "placeholderSuffix",
-        Only("}", "schemagate replaces placeholders written ${name}"),
-    ),
+    ("placeholderReplacement", Special),
+    ("placeholderPrefix", Special),
+    ("placeholderSuffix", Special),
     (
         "placeholderSeparator",
         Only(":", "schemagate's built-in placeholders are ${flyway:name}"),

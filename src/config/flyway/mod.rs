@@ -17,12 +17,13 @@ use super::raw::SecretFiles;
 use super::settings::ConfigError;
 use super::values::{boolean, duration};
 use crate::core::hint::closest;
+use crate::core::placeholders::Syntax;
 
 /// The history table a Flyway configuration means when it names none.
 pub const FLYWAY_TABLE: &str = "flyway_schema_history";
 
 /// What Flyway's configuration amounts to.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Translation {
     /// Whether any Flyway source was present (SPEC §13: then Flyway's defaults apply).
     pub active: bool,
@@ -34,6 +35,26 @@ pub struct Translation {
     /// Each variable added → the Flyway setting it came from, so that a message about
     /// `SCHEMAGATE_TABLE` names the `FLYWAY_TABLE` the user wrote.
     pub origins: Vec<(String, String)>,
+    /// `placeholderPrefix`/`placeholderSuffix`: Flyway-only, so not a variable (see
+    /// `Settings::placeholder_syntax`).
+    pub placeholder_syntax: Syntax,
+    /// `placeholderReplacement` (`true`): `false` leaves `${…}` in every script that does
+    /// not turn it on in its `.sql.conf`.
+    pub placeholder_replacement: bool,
+}
+
+impl Default for Translation {
+    fn default() -> Self {
+        Translation {
+            active: false,
+            env: Vec::new(),
+            warnings: Vec::new(),
+            files: Vec::new(),
+            origins: Vec::new(),
+            placeholder_syntax: Syntax::default(),
+            placeholder_replacement: true,
+        }
+    }
 }
 
 impl Translation {
@@ -145,6 +166,33 @@ pub fn translate(
             ),
         }
     }
+    let mut placeholder_syntax = Syntax::default();
+    for (key, slot) in [
+        ("placeholderPrefix", &mut placeholder_syntax.prefix),
+        ("placeholderSuffix", &mut placeholder_syntax.suffix),
+    ] {
+        if let Some(g) = read.merged.get(key) {
+            if g.value.is_empty() {
+                problems.push(format!(
+                    "{} is empty; a placeholder needs one",
+                    g.label(key)
+                ));
+            } else {
+                *slot = g.value.clone();
+            }
+        }
+    }
+    let placeholder_replacement = match read.merged.get("placeholderReplacement") {
+        None => true,
+        Some(g) => boolean(&g.value).unwrap_or_else(|| {
+            problems.push(format!(
+                "{}={:?}: should be either true or false",
+                g.label("placeholderReplacement"),
+                g.value
+            ));
+            true
+        }),
+    };
     if let Some(wd) = &working_dir {
         let locations_given = read.merged.contains_key("locations")
             || map
@@ -217,6 +265,8 @@ pub fn translate(
         warnings,
         files: read.files,
         origins,
+        placeholder_syntax,
+        placeholder_replacement,
     })
 }
 
@@ -452,8 +502,13 @@ fn special(
                 true,
             ));
         }
-        // Read by `sources` (configFiles, environment) or by `translate` (workingDirectory).
-        "environment" | "configFiles" | "workingDirectory" => {}
+        // Read by `sources` (configFiles, environment) or by `translate` itself.
+        "environment"
+        | "configFiles"
+        | "workingDirectory"
+        | "placeholderPrefix"
+        | "placeholderSuffix"
+        | "placeholderReplacement" => {}
         other => problems.push(format!(
             "internal: Flyway setting {other} has no translation"
         )),

@@ -183,8 +183,6 @@ fn defaults_accepted_and_other_values_refused_by_name() {
         ("FLYWAY_SQL_MIGRATION_PREFIX", "V"),
         ("FLYWAY_MIXED", "false"),
         ("FLYWAY_CLEAN_DISABLED", "true"),
-        ("FLYWAY_PLACEHOLDER_PREFIX", "${"),
-        ("FLYWAY_PLACEHOLDER_REPLACEMENT", "true"),
     ] {
         tr(&[(var, value)], &[]).unwrap_or_else(|e| panic!("{var}={value}: {e}"));
     }
@@ -354,6 +352,45 @@ fn messages_about_a_translated_variable_name_the_flyway_setting() {
     assert_eq!(
         t.relabel("SCHEMAGATE_VALIDATE_NAMING"),
         "SCHEMAGATE_VALIDATE_NAMING"
+    );
+}
+
+#[test]
+fn placeholder_syntax_and_replacement_are_carried_outside_the_variables() {
+    let t = tr(
+        &[
+            ("FLYWAY_PLACEHOLDER_PREFIX", "#["),
+            ("FLYWAY_PLACEHOLDER_SUFFIX", "]"),
+            ("FLYWAY_PLACEHOLDER_REPLACEMENT", "false"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            t.placeholder_syntax.prefix.as_str(),
+            t.placeholder_syntax.suffix.as_str()
+        ),
+        ("#[", "]")
+    );
+    assert!(!t.placeholder_replacement);
+    assert!(
+        t.env
+            .iter()
+            .all(|(k, _)| !k.contains("PREFIX") && !k.contains("REPLACEMENT")),
+        "{:?}",
+        t.env
+    );
+    let t = tr(&[("FLYWAY_URL", "jdbc:postgresql://db/a")], &[]).unwrap();
+    assert_eq!(
+        t.placeholder_syntax,
+        crate::core::placeholders::Syntax::default()
+    );
+    assert!(t.placeholder_replacement);
+    assert!(
+        tr(&[("FLYWAY_PLACEHOLDER_REPLACEMENT", "nope")], &[])
+            .unwrap_err()
+            .contains("true or false")
     );
 }
 
