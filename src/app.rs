@@ -439,13 +439,18 @@ impl<'a> Run<'a> {
         let plan = w.plan(applied.as_deref().unwrap_or_default());
         report.before = plan.current.clone();
         report.after = plan.current.clone();
+        if command == Command::Wait {
+            // `wait` opens a session per poll and closes each itself, this one too.
+            drop(_registration);
+            return self.wait(w, plan).await;
+        }
         let result = match command {
             Command::Info => self.info(&w, plan).await,
             Command::Validate => self.validate(&w, &plan).await,
             Command::Plan if self.plan_undo => self.print_undo_plan(&w, plan).await,
             Command::Plan => self.print_plan(&w, plan).await,
             Command::Undo => self.undo(&w, plan, report).await,
-            Command::Wait => self.wait(&w, plan).await,
+            Command::Wait => unreachable!("handled above"),
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
             Command::Baseline => self.baseline(&w.c).await,
             Command::Repair => self.repair(&w).await,

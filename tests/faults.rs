@@ -600,3 +600,80 @@ fn of_two_undo_runners_one_waits_for_the_lock_and_nothing_is_undone_twice() {
     assert_eq!(undo_rows(&db), ["3", "2"]);
     invariants(&db, dir.path(), 0);
 }
+
+#[test]
+fn a_hundred_and_fifty_waiters_never_starve_an_eight_second_migration() {
+    // 150 app pods' `wait` initContainers start while the migration runs, against a server
+    // that takes 40 connections (none reserved). Waiters hold no connection between polls,
+    // so the migration keeps its two sessions and every waiter gets its answer.
+    let server = PgServer::start(ServerOptions {
+        max_connections: Some(40),
+        ..ServerOptions::default()
+    });
+    let db = server.fresh_db();
+    let dir = migrations_dir(&[(
+        "V1__slow.sql",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(8);",
+    )]);
+    let migration = sg(&db, dir.path())
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    wait_for_statement(&db, "pg_sleep");
+
+    // One connection of the harness's own, kept, samples the waiters every 200 ms.
+    let mut sampler = db.client();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampling = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0i64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let n: i64 = sampler
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sg-waiter'",
+                        &[],
+                    )
+                    .map(|r| r.get(0))
+                    .unwrap_or(0);
+                peak = peak.max(n);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            peak
+        })
+    };
+    let waiters: Vec<_> = (0..150)
+        .map(|_| {
+            sg(&db, dir.path())
+                .env("PGAPPNAME", "sg-waiter")
+                .env("SCHEMAGATE_WAIT_TIMEOUT", "60s")
+                .arg("wait")
+                .timeout(Duration::from_secs(120))
+                .spawn()
+        })
+        .collect();
+    let out = migration.wait();
+    let ended = Instant::now();
+    out.assert_success();
+    assert!(
+        !out.stderr.contains("53300"),
+        "the migration met a full server\n{out}"
+    );
+    let mut slowest = Duration::ZERO;
+    for w in waiters {
+        let o = w.wait();
+        o.assert_success();
+        slowest = slowest.max(ended.elapsed());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampling.join().unwrap();
+    println!(
+        "150 waiters: all done {} ms after the migration; at most {peak} connections at once",
+        slowest.as_millis()
+    );
+    assert!(
+        slowest < Duration::from_secs(10),
+        "the last waiter ended {slowest:?} after the migration"
+    );
+    assert!(peak <= 30, "waiters held {peak} connections at once");
+    invariants(&db, dir.path(), 0);
+}

@@ -1,4 +1,4 @@
-//! `wait`, for an app's initContainer: polls the history until the scripts this image needs are applied; never locks, never writes.
+//! `wait`, for an app's initContainer: polls the history until the scripts this image needs are applied; never locks, never writes, and holds no connection between polls.
 
 use std::time::Duration;
 
@@ -9,12 +9,35 @@ use crate::core::outcome::{Failure, FailureKind};
 use crate::core::plan::{Plan, State};
 use crate::pg::companions::Companions;
 use crate::pg::exec::label;
+use crate::pg::history;
 use crate::pg::lock;
 
+/// The pause before poll `n` (0-based): 1 s growing to 5 s, each ±20 % at random. Growing,
+/// because a migration that is not done after a few seconds is a long one; random, so that
+/// the waiters of a scaled-out Deployment, which start together, do not poll together.
+pub(crate) fn poll_interval(n: u32, jitter: f64) -> Duration {
+    let base = Duration::from_secs(u64::from(n.min(4)) + 1);
+    base.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
+}
+
+/// A number in [0, 1) that differs between calls and between processes.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 impl Run<'_> {
-    pub(crate) async fn wait(&self, w: &Workspace<'_>, mut plan: Plan) -> Result<(), Failure> {
+    /// Between polls the session is closed, not kept: 150 pods waiting on one 8-second
+    /// migration would otherwise hold 150 connections and starve the migration itself of
+    /// one (53300). A poll is one connect, with the history read in its first round trip.
+    pub(crate) async fn wait(&self, mut w: Workspace<'_>, mut plan: Plan) -> Result<(), Failure> {
         let mut last_log: Option<Instant> = None;
         let key = lock::lock_key(&self.settings.schema, &self.settings.table);
+        let mut polls = 0;
+        // Each poll's session, registered so that a stop cancels what it runs.
+        let mut registration = None;
         loop {
             // A failed row while a runner holds the lock is a script running outside a
             // transaction right now (its row is written as failed before it starts): wait
@@ -32,7 +55,7 @@ impl Run<'_> {
                 }
                 Some(f) => return Err(f),
             };
-            self.contracted_past(w, &mut plan).await?;
+            self.contracted_past(&w, &mut plan).await?;
             let pending: Vec<String> = plan
                 .needed_by_app(&w.locals)
                 .map(|l| {
@@ -60,13 +83,40 @@ impl Run<'_> {
                 tracing::info!(pending = %pending.join(", "), in_progress, "waiting for the migrations to be applied by the migrate Job");
                 last_log = Some(Instant::now());
             }
+            let Workspace {
+                c,
+                scripts,
+                resolved,
+                locals,
+                policy,
+            } = w;
+            drop(registration.take());
+            c.session.close().await;
             self.stop
                 .sleep(
-                    Duration::from_secs(1),
+                    poll_interval(polls, jitter()),
                     &format!("waiting for {} to be applied", pending.join(", ")),
                 )
                 .await?;
-            let applied = self.read_history(&w.c).await?;
+            polls += 1;
+            // `open` retries within SCHEMAGATE_WAIT_TIMEOUT, backing off further on each
+            // refusal, a full server (53300) included.
+            let mut c = self.open().await?;
+            registration = Some(self.stop.register(c.session.canceller()));
+            let applied = match c.session.early.take() {
+                Some(answer) => history::rows(answer)
+                    .map_err(|e| db_failure("reading the history table", &e, self.stop))?,
+                None => history::read(&c.session.client, &table(self.settings))
+                    .await
+                    .map_err(|e| db_failure("reading the history table", &e, self.stop))?,
+            };
+            w = Workspace {
+                c,
+                scripts,
+                resolved,
+                locals,
+                policy,
+            };
             plan = w.plan(applied.as_deref().unwrap_or_default());
         }
     }
@@ -100,5 +150,26 @@ impl Run<'_> {
                 if past.len() == 1 { "it" } else { "them" },
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_at_a_second_grow_to_five_and_spread() {
+        let at = |n, j| poll_interval(n, j).as_millis();
+        assert_eq!(
+            (at(0, 0.5), at(1, 0.5), at(4, 0.5), at(50, 0.5)),
+            (1000, 2000, 5000, 5000)
+        );
+        assert_eq!((at(0, 0.0), at(0, 1.0)), (800, 1200));
+        assert_eq!(at(u32::MAX, 1.0), 6000);
+        let spread: std::collections::BTreeSet<u128> = (0..20)
+            .map(|_| poll_interval(0, jitter()).as_millis())
+            .collect();
+        assert!(spread.len() > 10, "{spread:?}");
+        assert!(spread.iter().all(|ms| (800..=1200).contains(ms)));
     }
 }
