@@ -60,6 +60,8 @@ def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_c
             "batchSize": 500, "batchTimeout": "25s", "batchPause": "100ms", "maxReplicationLag": 0,
             "batchMax": "5000", "lint": "warn", "lintSmallRows": 500, "lintSmallSize": "8MB",
             "lintAllow": "2:lock-index-not-concurrent;3:compat-rename",
+            "validateNaming": False, "executeInTransaction": True, "otherSchemas": "audit,reports",
+            "createSchemas": "yes", "installedBy": "release-pipeline",
         },
         "app": {"name": "shop", "version": "1.4.2"},
         "contract": {"settle": "5s", "wait": "1m"},
@@ -69,8 +71,9 @@ def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_c
     objects = render(values)
     job = migrate_job(objects)
     names = {e["name"] for e in pod_spec(job)["containers"][0]["env"]}
-    # 20 as before, 5 backfill settings, the app, its version, the settle and 4 lint settings.
-    assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 32, sorted(names)
+    # 20 as before, 5 backfill settings, the app, its version, the settle, 4 lint settings
+    # and the 5 of the Flyway drop-in.
+    assert len([n for n in names if n.startswith("SCHEMAGATE_")]) == 37, sorted(names)
     # The migrate and contract Jobs, the undo Job and CronJob, the test Pod.
     assert assert_runs_to_unavailable(objects, tmp_path, exit_codes) == 5
 
