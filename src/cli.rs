@@ -150,7 +150,8 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                 _ => {
                     let Some((key, value)) = flag.split_once('=') else {
                         return Err(format!(
-                            "unknown flag -{flag}; Flyway settings are written -key=value (-url=jdbc:postgresql://…), schemagate's --setting value"
+                            "unknown flag {}; Flyway settings are written -key=value (-url=jdbc:postgresql://…), schemagate's --setting value",
+                            crate::config::flyway::shown_flag(flag)
                         ));
                     };
                     if key.is_empty() {
@@ -374,6 +375,16 @@ mod tests {
                 .unwrap_err()
                 .contains("-key=value")
         );
+        // A value that lost its `=` is not echoed; a setting's or a flag's plain name is.
+        for (arg, shows) in [
+            ("-passwordhunter2", false),
+            ("-password:hunter2", false),
+            ("-password", true),
+            ("-verbose", true),
+        ] {
+            let e = p(&[arg, "migrate"]).unwrap_err();
+            assert_eq!(e.contains(arg), shows, "{e}");
+        }
     }
 
     #[test]

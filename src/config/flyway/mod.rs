@@ -270,6 +270,22 @@ pub fn translate(
     })
 }
 
+/// How a usage error shows `-word` written without `=value`: a Flyway setting's name as it
+/// is (`-password` wants `-password=…`), anything else only if it cannot be a value that lost
+/// its `=` — `-passwordhunter2` is not echoed.
+pub fn shown_flag(word: &str) -> String {
+    let known = keys::action(word).is_some();
+    let plain = word.len() <= 40 && word.bytes().all(|b| b.is_ascii_alphabetic());
+    let glued = KEYS
+        .iter()
+        .any(|(k, _)| word.len() > k.len() && word.starts_with(k));
+    if known || (plain && !glued) {
+        format!("-{word}")
+    } else {
+        "a -flag (not shown, as it may hold a value)".to_string()
+    }
+}
+
 /// The likely meant variable for a `FLYWAY_*` name Flyway does not know.
 pub(crate) fn hint_env(var: &str) -> String {
     closest(

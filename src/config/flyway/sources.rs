@@ -401,10 +401,16 @@ fn conf_file(text: &str, path: &Path, env: &BTreeMap<String, String>) -> Result<
         let split = logical
             .find(['=', ':'])
             .or_else(|| logical.find(char::is_whitespace));
-        let (key, value) = match split {
-            Some(at) => (logical[..at].trim(), logical[at + 1..].trim()),
-            None => (logical.trim(), ""),
+        // A line without a separator may be a value that lost its key (a password pasted
+        // on its own line): named by its number only.
+        let Some(at) = split else {
+            return Err(format!(
+                "{} line {}: no `=` (the line is not shown, as it may hold a value); write flyway.<key>=<value>",
+                path.display(),
+                i + 1
+            ));
         };
+        let (key, value) = (logical[..at].trim(), logical[at + 1..].trim());
         let Some(key) = key.strip_prefix("flyway.") else {
             ignored.push(format!(
                 "{} line {}: `{key}` is not a flyway. setting; ignored",
@@ -652,6 +658,20 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("line 6") && w.contains("other.key"))
         );
+        let r = run(
+            &[],
+            &[],
+            &[(
+                "flyway.conf",
+                "flyway.url=jdbc:postgresql://db/app\nhunter2\n",
+            )],
+        );
+        assert!(
+            r.problems[0].starts_with("flyway.conf line 2: no `=`"),
+            "{:?}",
+            r.problems
+        );
+        assert!(!r.problems[0].contains("hunter2"));
     }
 
     #[test]
