@@ -56,6 +56,27 @@ impl SslMode {
     }
 }
 
+/// libpq's `sslnegotiation` (PostgreSQL 17): how a TLS session starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SslNegotiation {
+    /// Ask with an SSLRequest first and start the handshake after the server's `S`: every
+    /// server version understands it, at the cost of one round trip.
+    #[default]
+    Postgres,
+    /// Send the TLS ClientHello at once. A server older than 17 reads it as a malformed
+    /// startup packet and hangs up, so it is only ever asked for.
+    Direct,
+}
+
+impl SslNegotiation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslNegotiation::Postgres => "postgres",
+            SslNegotiation::Direct => "direct",
+        }
+    }
+}
+
 /// Where trusted root certificates come from (`sslrootcert`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RootCerts {
@@ -143,6 +164,8 @@ pub struct ConnSettings {
     pub password: Option<Secret>,
     pub dbname: String,
     pub sslmode: SslMode,
+    /// `Direct` only with `sslmode` require, verify-ca or verify-full (checked in `config`).
+    pub sslnegotiation: SslNegotiation,
     pub sslrootcert: Option<RootCerts>,
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
@@ -194,6 +217,11 @@ impl ConnSettings {
             self.dbname,
             self.sslmode.as_str()
         );
+        // Shown only when asked for: a failure that direct negotiation explains must say so.
+        if self.sslnegotiation != SslNegotiation::Postgres {
+            url.push_str("&sslnegotiation=");
+            url.push_str(self.sslnegotiation.as_str());
+        }
         if self.target_session_attrs != TargetSessionAttrs::Any {
             url.push_str("&target_session_attrs=");
             url.push_str(self.target_session_attrs.as_str());
@@ -224,6 +252,7 @@ mod tests {
             password: Some(Secret::new("s3cr3t")),
             dbname: "app".into(),
             sslmode: SslMode::Prefer,
+            sslnegotiation: SslNegotiation::Postgres,
             sslrootcert: None,
             sslcert: None,
             sslkey: None,
@@ -266,5 +295,16 @@ mod tests {
             "postgres://app:***@:5432,b:5433/app?sslmode=prefer&host=/run/pg,b"
         );
         assert_eq!(c.hosts[0].label(), "/run/pg:5432");
+    }
+
+    #[test]
+    fn redacted_url_names_direct_negotiation_only() {
+        let mut c = sample();
+        c.sslmode = SslMode::Require;
+        c.sslnegotiation = SslNegotiation::Direct;
+        assert_eq!(
+            c.redacted_url(),
+            "postgres://app:***@db:5432/app?sslmode=require&sslnegotiation=direct"
+        );
     }
 }

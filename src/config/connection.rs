@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::conn::{ConnSettings, HostPort, RootCerts, SslMode};
+use super::conn::{ConnSettings, HostPort, RootCerts, SslMode, SslNegotiation};
 use super::conninfo::{self, ConnParams};
 use super::raw::{Raw, SecretFiles, strip_one_newline};
 use super::values::{MAX_IDENTIFIER_BYTES, cut_to_bytes, duration};
@@ -70,13 +70,14 @@ fn with_source(mut p: ConnParams, source: &str) -> ConnParams {
 fn from_pg(raw: &Raw, problems: &mut Vec<String>) -> ConnParams {
     let pg = &raw.pg;
     let mut p = ConnParams::default();
-    let fields: [(&str, &str, &Option<String>); 12] = [
+    let fields: [(&str, &str, &Option<String>); 13] = [
         ("PGHOST", "host", &pg.host),
         ("PGPORT", "port", &pg.port),
         ("PGUSER", "user", &pg.user),
         ("PGPASSWORD", "password", &pg.password),
         ("PGDATABASE", "dbname", &pg.database),
         ("PGSSLMODE", "sslmode", &pg.sslmode),
+        ("PGSSLNEGOTIATION", "sslnegotiation", &pg.sslnegotiation),
         ("PGSSLROOTCERT", "sslrootcert", &pg.sslrootcert),
         ("PGSSLCERT", "sslcert", &pg.sslcert),
         ("PGSSLKEY", "sslkey", &pg.sslkey),
@@ -250,6 +251,20 @@ fn finish(
             }
         ));
     }
+    // libpq's rule: a direct handshake has no SSLRequest whose answer could send the session
+    // on in plaintext, so only the modes that never go plaintext may ask for one.
+    let sslnegotiation = p.sslnegotiation.unwrap_or_default();
+    if sslnegotiation == SslNegotiation::Direct
+        && !matches!(
+            sslmode,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        )
+    {
+        problems.push(format!(
+            "sslnegotiation=direct needs sslmode require, verify-ca or verify-full, not {}:              set sslmode=verify-full (PGSSLMODE, or sslmode in {url_var}) and sslrootcert, or              leave sslnegotiation out",
+            sslmode.as_str()
+        ));
+    }
     match (&p.sslcert, &p.sslkey) {
         (Some(_), None) => problems.push(
             "sslcert is set but sslkey is not: a client certificate needs its key (PGSSLKEY)"
@@ -285,6 +300,7 @@ fn finish(
         user,
         password: p.password,
         sslmode,
+        sslnegotiation,
         sslrootcert: p.sslrootcert,
         sslcert: p.sslcert,
         sslkey: p.sslkey,
@@ -365,6 +381,7 @@ mod tests {
                 password: None,
                 dbname: "app".into(),
                 sslmode: SslMode::Prefer,
+                sslnegotiation: SslNegotiation::Postgres,
                 sslrootcert: None,
                 sslcert: None,
                 sslkey: None,
@@ -632,6 +649,83 @@ mod tests {
         );
         assert!(err(&[user, ("PGSSLKEY", "/k")], &[]).contains("sslkey is set but sslcert is not"));
         assert!(err(&[user, ("PGSSLMODE", "allow")], &[]).contains("allow is not supported"));
+    }
+
+    #[test]
+    fn sslnegotiation_direct_only_with_a_mode_that_never_goes_plaintext() {
+        let user = ("PGUSER", "app");
+        let ca = ("PGSSLROOTCERT", "/ca.pem");
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let c = conn(
+                &[
+                    user,
+                    ca,
+                    ("PGSSLMODE", mode),
+                    ("PGSSLNEGOTIATION", "direct"),
+                ],
+                &[],
+            );
+            assert_eq!(c.sslnegotiation, SslNegotiation::Direct, "{mode}");
+        }
+        // sslrootcert=system alone is verify-full, so it may negotiate directly.
+        let c = conn(
+            &[
+                user,
+                ("PGSSLROOTCERT", "system"),
+                ("PGSSLNEGOTIATION", "direct"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            (c.sslmode, c.sslnegotiation),
+            (SslMode::VerifyFull, SslNegotiation::Direct)
+        );
+        for (vars, shown) in [
+            (vec![user, ("PGSSLNEGOTIATION", "direct")], "prefer"),
+            (
+                vec![
+                    user,
+                    ("PGSSLMODE", "disable"),
+                    ("PGSSLNEGOTIATION", "direct"),
+                ],
+                "disable",
+            ),
+            (
+                vec![(
+                    "DATABASE_URL",
+                    "postgres://app@db?sslmode=prefer&sslnegotiation=direct",
+                )],
+                "prefer",
+            ),
+        ] {
+            let e = err(&vars, &[]);
+            assert!(
+                e.contains(&format!(
+                    "sslnegotiation=direct needs sslmode require, verify-ca or verify-full, not {shown}"
+                )),
+                "{e}"
+            );
+        }
+        // The URL outranks PGSSLNEGOTIATION, as for every libpq field.
+        let c = conn(
+            &[
+                (
+                    "DATABASE_URL",
+                    "postgres://app@db?sslmode=require&sslnegotiation=postgres",
+                ),
+                ("PGSSLNEGOTIATION", "direct"),
+            ],
+            &[],
+        );
+        assert_eq!(c.sslnegotiation, SslNegotiation::Postgres);
+        let e = err(&[user, ("PGSSLNEGOTIATION", "Direct-TLS")], &[]);
+        assert!(
+            e.contains(
+                r#"PGSSLNEGOTIATION="Direct-TLS": sslnegotiation must be postgres or direct"#
+            ),
+            "{e}"
+        );
+        assert_eq!(conn(&[user], &[]).sslnegotiation, SslNegotiation::Postgres);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::conn::{RootCerts, Secret, SslMode, TargetSessionAttrs};
+use super::conn::{RootCerts, Secret, SslMode, SslNegotiation, TargetSessionAttrs};
 use super::jdbc;
 use super::values::duration;
 use crate::core::hint::closest;
@@ -26,6 +26,7 @@ pub(crate) struct ConnParams {
     pub password: Option<Secret>,
     pub dbname: Option<String>,
     pub sslmode: Option<SslMode>,
+    pub sslnegotiation: Option<SslNegotiation>,
     pub sslrootcert: Option<RootCerts>,
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
@@ -48,6 +49,7 @@ const SUPPORTED: &[&str] = &[
     "password",
     "dbname",
     "sslmode",
+    "sslnegotiation",
     "sslrootcert",
     "sslcert",
     "sslkey",
@@ -79,7 +81,6 @@ const UNSUPPORTED: &[&str] = &[
     "sslpassword",
     "sslcrl",
     "sslcrldir",
-    "sslnegotiation",
     "sslcertmode",
     "ssl_max_protocol_version",
     "min_protocol_version",
@@ -112,6 +113,7 @@ impl ConnParams {
         fill(&mut self.password, later.password);
         fill(&mut self.dbname, later.dbname);
         fill(&mut self.sslmode, later.sslmode);
+        fill(&mut self.sslnegotiation, later.sslnegotiation);
         fill(&mut self.sslrootcert, later.sslrootcert);
         fill(&mut self.sslcert, later.sslcert);
         fill(&mut self.sslkey, later.sslkey);
@@ -137,6 +139,9 @@ impl ConnParams {
             "password" => self.password = v.map(Secret::new),
             "dbname" => self.dbname = v,
             "sslmode" => self.sslmode = v.as_deref().map(sslmode).transpose()?,
+            "sslnegotiation" => {
+                self.sslnegotiation = v.as_deref().map(sslnegotiation).transpose()?;
+            }
             "sslrootcert" => self.sslrootcert = v.map(root_certs),
             "sslcert" => self.sslcert = v.map(PathBuf::from),
             "sslkey" => self.sslkey = v.map(PathBuf::from),
@@ -237,6 +242,14 @@ pub(crate) fn sslmode(text: &str) -> Result<SslMode, String> {
         _ => Err(
             "sslmode must be one of disable, prefer, require, verify-ca, verify-full".to_string(),
         ),
+    }
+}
+
+pub(crate) fn sslnegotiation(text: &str) -> Result<SslNegotiation, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "postgres" => Ok(SslNegotiation::Postgres),
+        "direct" => Ok(SslNegotiation::Direct),
+        _ => Err("sslnegotiation must be postgres or direct".to_string()),
     }
 }
 
@@ -650,6 +663,10 @@ mod tests {
                 "sslmode allow is not supported",
             ),
             (
+                "postgres://h/d?sslnegotiation=requiressl",
+                "query parameter #1: sslnegotiation must be postgres or direct",
+            ),
+            (
                 "postgres://h/d?hostaddr=1.2.3.4",
                 "`hostaddr` is not supported",
             ),
@@ -761,6 +778,29 @@ mod tests {
             let err = parse(text).err().unwrap_or_else(|| panic!("{text} parsed"));
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn sslnegotiation_in_a_uri_and_a_key_value_string() {
+        let p = ok("postgres://db/app?sslmode=verify-full&sslnegotiation=direct");
+        assert_eq!(p.sslnegotiation, Some(SslNegotiation::Direct));
+        let p = ok("host=db sslmode=require sslnegotiation=postgres");
+        assert_eq!(p.sslnegotiation, Some(SslNegotiation::Postgres));
+        assert_eq!(ok("host=db").sslnegotiation, None);
+        assert_eq!(
+            ok("host=db sslnegotiation=''").sslnegotiation,
+            None,
+            "empty is unset"
+        );
+        let err = parse("host=db sslnegotiation=tls").err().unwrap();
+        assert!(
+            err.contains("sslnegotiation must be postgres or direct"),
+            "{err}"
+        );
+        assert!(!err.contains("tls"), "the value is not shown: {err}");
+        let mut a = ok("sslnegotiation=direct");
+        a.fill_from(ok("sslnegotiation=postgres"));
+        assert_eq!(a.sslnegotiation, Some(SslNegotiation::Direct));
     }
 
     #[test]

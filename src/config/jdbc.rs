@@ -26,6 +26,7 @@ const SUPPORTED: &[&str] = &[
     "dbname",
     "ssl",
     "sslmode",
+    "sslNegotiation",
     "sslrootcert",
     "sslcert",
     "sslkey",
@@ -167,10 +168,6 @@ const REFUSED: &[(&str, &str)] = &[
         "readOnly=true makes the session read-only, and migrations write",
     ),
     (
-        "sslNegotiation",
-        "direct TLS negotiation (PostgreSQL 17) is not supported; leave sslNegotiation out",
-    ),
-    (
         "channelBinding",
         "channel binding cannot be required: schemagate uses it when the server offers it",
     ),
@@ -187,7 +184,6 @@ fn harmless(key: &str, value: &str) -> Option<bool> {
     Some(match key {
         // Java's Boolean.parseBoolean: only "true" (any case) is true.
         "loadBalanceHosts" | "readOnly" => v != "true",
-        "sslNegotiation" => matches!(v.as_str(), "" | "postgres"),
         "channelBinding" => matches!(v.as_str(), "" | "disable" | "prefer"),
         "gssEncMode" => matches!(v.as_str(), "" | "disable" | "allow" | "prefer"),
         _ => return None,
@@ -313,6 +309,8 @@ impl JdbcParams {
                 });
             }
             "sslmode" => self.sslmode = Some(sslmode(value)?),
+            // pgjdbc 42.7.4's sslNegotiation has libpq's values and meaning.
+            "sslNegotiation" => p.set("sslnegotiation", value)?,
             "currentSchema" => self.current_schema = non_empty,
             "options" => self.options = non_empty,
             "connectTimeout" => {
@@ -446,7 +444,7 @@ fn escape_option(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::conn::{RootCerts, Secret};
+    use crate::config::conn::{RootCerts, Secret, SslNegotiation};
     use crate::config::conninfo;
 
     fn ok(url: &str) -> ConnParams {
@@ -652,6 +650,21 @@ mod tests {
     }
 
     #[test]
+    fn ssl_negotiation_as_in_pgjdbc() {
+        let p = ok("jdbc:postgresql://db/app?ssl=true&sslNegotiation=direct");
+        assert_eq!(p.sslnegotiation, Some(SslNegotiation::Direct));
+        assert_eq!(p.sslmode, Some(SslMode::VerifyFull));
+        let p = ok("jdbc:postgresql://db/app?sslNegotiation=postgres");
+        assert_eq!(p.sslnegotiation, Some(SslNegotiation::Postgres));
+        assert!(p.warnings.is_empty());
+        let e = err("jdbc:postgresql://db/app?sslNegotiation=tls");
+        assert!(
+            e.contains("query parameter #1: sslnegotiation must be postgres or direct"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn parameters_that_weaken_or_redirect_the_connection_are_refused() {
         let cases = [
             (
@@ -663,7 +676,6 @@ mod tests {
             ("sslhostnameverifier=x", "sslhostnameverifier", "verify-ca"),
             ("service=x", "service", "pg_service.conf"),
             ("loadBalanceHosts=true", "loadBalanceHosts", "order given"),
-            ("sslNegotiation=direct", "sslNegotiation", "direct TLS"),
             (
                 "channelBinding=require",
                 "channelBinding",

@@ -15,7 +15,9 @@ mod raw;
 mod settings;
 mod values;
 
-pub use conn::{ConnSettings, HostPort, RootCerts, Secret, SslMode, TargetSessionAttrs};
+pub use conn::{
+    ConnSettings, HostPort, RootCerts, Secret, SslMode, SslNegotiation, TargetSessionAttrs,
+};
 pub use raw::{SETTINGS, SecretFiles};
 pub use settings::{ConfigError, FLYWAY_SQL, LintMode, LintSettings, LogFormat, Settings, load};
 pub use values::{parse_bool, parse_duration};

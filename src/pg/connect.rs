@@ -7,8 +7,8 @@
 //! a host name that does not resolve yet, a missing unix socket, an attempt that times out,
 //! SQLSTATE class 08 (except 08P01), 57P01/57P02/57P03 and class 53. Everything else fails at
 //! once: authentication and privileges (77), a refused server certificate or a server without
-//! TLS when TLS is required (77, never downgraded to plaintext), a missing database (78), and
-//! protocol errors (69). With several hosts, whatever is not `Denied` or `Config` moves on to
+//! TLS when TLS is required (77, never downgraded to plaintext), a missing database (78),
+//! protocol errors and a server that hangs up on `sslnegotiation=direct` (69). With several hosts, whatever is not `Denied` or `Config` moves on to
 //! the next host, and the list as a whole is retried while any host may still heal.
 
 use std::error::Error as StdError;
@@ -27,7 +27,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{AsyncMessage, CancelToken, Client, Connection, NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::conn::{ConnSettings, SslMode, TargetSessionAttrs};
+use crate::config::conn::{ConnSettings, SslMode, SslNegotiation, TargetSessionAttrs};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::pg::tls::{self, Verification};
 
@@ -366,6 +366,7 @@ struct Target {
     user: String,
     dbname: String,
     sslmode: SslMode,
+    sslnegotiation: SslNegotiation,
     target_session_attrs: TargetSessionAttrs,
     cancel_wait: Duration,
     early: Option<String>,
@@ -481,7 +482,16 @@ impl Target {
                     pg.host_path(&h.host)
                         .ssl_mode(tokio_postgres::config::SslMode::Disable);
                 } else {
-                    pg.host(&h.host).ssl_mode(tcp_ssl_mode);
+                    pg.host(&h.host).ssl_mode(tcp_ssl_mode).ssl_negotiation(
+                        match conn.sslnegotiation {
+                            SslNegotiation::Postgres => {
+                                tokio_postgres::config::SslNegotiation::Postgres
+                            }
+                            SslNegotiation::Direct => {
+                                tokio_postgres::config::SslNegotiation::Direct
+                            }
+                        },
+                    );
                 }
                 pg.port(h.port);
                 Endpoint {
@@ -500,6 +510,7 @@ impl Target {
             user: conn.user.clone(),
             dbname: conn.dbname.clone(),
             sslmode: conn.sslmode,
+            sslnegotiation: conn.sslnegotiation,
             target_session_attrs: conn.target_session_attrs,
             cancel_wait: if conn.connect_timeout.is_zero() {
                 DEFAULT_CANCEL_WAIT
@@ -784,7 +795,13 @@ impl Target {
     }
 
     fn fail(&self, ep: &Endpoint, err: &tokio_postgres::Error) -> AttemptError {
-        let cause = cause_of(err);
+        let mut cause = cause_of(err);
+        if self.sslnegotiation == SslNegotiation::Direct
+            && !ep.unix_socket
+            && hung_up_on_handshake(&err.to_string(), cause)
+        {
+            cause = Cause::DirectTlsRefused;
+        }
         let (retryable, mut kind) = classify_cause(cause);
         // While logging in, an SQL error that is not about the connection comes from our
         // own startup parameters (PGOPTIONS, application_name) or from an unusual server.
@@ -862,6 +879,7 @@ impl Target {
                 "the server does not offer TLS but sslmode={} requires it (or it is not a PostgreSQL server: check host and port): enable ssl on the server, or set sslmode=prefer or disable if an unencrypted connection is acceptable; schemagate never falls back to plaintext here",
                 self.sslmode.as_str()
             ),
+            Cause::DirectTlsRefused => "the server closed the connection on the TLS handshake that sslnegotiation=direct starts at once: direct TLS needs PostgreSQL 17 or later with ssl on (an older server, or a pooler in front of it, reads the handshake as a malformed startup packet); set sslnegotiation=postgres (PGSSLNEGOTIATION, or sslnegotiation in the connection URL), which works with every server version".into(),
             Cause::Authentication => "the authentication exchange failed: the server may not hold the expected password (SCRAM server signature), or asks for a method schemagate does not support (password, md5 and SCRAM-SHA-256 are supported)".into(),
             Cause::PasswordMissing => format!(
                 "the server asks user \"{}\" for a password but none is set: set PGPASSWORD or PGPASSWORD_FILE, or the Secret's password key",
@@ -1037,6 +1055,9 @@ enum Cause<'a> {
     Tls(TlsFailure),
     /// `require`/`verify-*`, and the server answered the SSLRequest with 'N'.
     TlsNotOffered,
+    /// `sslnegotiation=direct`, and the server hung up on the ClientHello without a word:
+    /// what a server older than 17 (or one without ssl) does with it.
+    DirectTlsRefused,
     /// The server closed the connection without saying why.
     Closed,
     Timeout,
@@ -1064,7 +1085,9 @@ fn classify_cause(cause: Cause<'_>) -> (bool, FailureKind) {
         Cause::Sql(code) => classify_sqlstate(code),
         Cause::Io(kind) => classify_io(kind),
         Cause::NameLookup | Cause::Closed | Cause::Timeout => (true, Unavailable),
-        Cause::Tls(TlsFailure::Handshake) => (false, Unavailable),
+        // The server will not start answering a direct handshake while we wait; a server that
+        // is starting refuses the TCP connection instead, which is retried.
+        Cause::Tls(TlsFailure::Handshake) | Cause::DirectTlsRefused => (false, Unavailable),
         // A server that will not do TLS when TLS is required is refused like a certificate
         // that fails: it is a security check failing (or a downgrade attempt), a server does not
         // start offering TLS while we wait, and retrying would only spend the wait.
@@ -1189,6 +1212,21 @@ fn cause_from_parts(top: &str, source: Option<&(dyn StdError + 'static)>) -> Cau
             None => Cause::Protocol,
         },
     }
+}
+
+/// Whether the server closed the connection during the TLS handshake, before any TLS
+/// alert: tokio-postgres' phrase for the handshake step, and the socket's end.
+fn hung_up_on_handshake(top: &str, cause: Cause<'_>) -> bool {
+    top == "error performing TLS handshake"
+        && matches!(
+            cause,
+            Cause::Io(
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            )
+        )
 }
 
 /// std reports getaddrinfo failures with an unstable error kind, so the text is the marker;
@@ -1513,6 +1551,7 @@ mod tests {
             password: Some(Secret::new("hunter2-secret")),
             dbname: "app".into(),
             sslmode,
+            sslnegotiation: SslNegotiation::Postgres,
             sslrootcert: None,
             sslcert: None,
             sslkey: None,
@@ -1545,6 +1584,45 @@ mod tests {
             pg.get_hosts(),
             [tokio_postgres::config::Host::Unix(_)]
         ));
+    }
+
+    #[test]
+    fn direct_negotiation_reaches_the_driver_and_an_old_servers_hang_up_is_not_retried() {
+        use tokio_postgres::config::SslNegotiation as Driver;
+        let mut c = settings("db.example", SslMode::Require);
+        let t = Target::new(&c).unwrap();
+        assert_eq!(t.endpoints[0].pg.get_ssl_negotiation(), Driver::Postgres);
+        c.sslnegotiation = SslNegotiation::Direct;
+        c.hosts.push(HostPort::new("/run/postgresql", 5432));
+        let t = Target::new(&c).unwrap();
+        assert_eq!(t.endpoints[0].pg.get_ssl_negotiation(), Driver::Direct);
+        assert_eq!(
+            t.endpoints[1].pg.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+
+        let handshake = "error performing TLS handshake";
+        assert!(hung_up_on_handshake(
+            handshake,
+            Cause::Io(io::ErrorKind::UnexpectedEof)
+        ));
+        assert!(hung_up_on_handshake(
+            handshake,
+            Cause::Io(io::ErrorKind::ConnectionReset)
+        ));
+        // Refused TCP connections come before the handshake: a server that is not up yet.
+        assert!(!hung_up_on_handshake(
+            "error connecting to server",
+            Cause::Io(io::ErrorKind::ConnectionRefused)
+        ));
+        assert!(!hung_up_on_handshake(
+            handshake,
+            Cause::Tls(TlsFailure::UnknownIssuer)
+        ));
+        assert_eq!(
+            classify_cause(Cause::DirectTlsRefused),
+            (false, FailureKind::Unavailable)
+        );
     }
 
     #[test]

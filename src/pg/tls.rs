@@ -27,8 +27,11 @@ use rustls::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
-use crate::config::conn::{ConnSettings, RootCerts, SslMode};
+use crate::config::conn::{ConnSettings, RootCerts, SslMode, SslNegotiation};
 use crate::core::outcome::{Failure, FailureKind};
+
+/// The ALPN protocol name PostgreSQL 17 registered for its wire protocol.
+const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 
 /// How much of the server's identity a session checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +85,7 @@ pub(crate) fn setup(conn: &ConnSettings) -> Result<Option<TlsSetup>, Failure> {
         }
     };
 
-    let config = match (&conn.sslcert, &conn.sslkey) {
+    let mut config = match (&conn.sslcert, &conn.sslkey) {
         (None, None) => builder.with_no_client_auth(),
         (Some(cert), Some(key)) => {
             let chain = load_client_certs(cert)?;
@@ -110,6 +113,12 @@ pub(crate) fn setup(conn: &ConnSettings) -> Result<Option<TlsSetup>, Failure> {
             )));
         }
     };
+    if conn.sslnegotiation == SslNegotiation::Direct {
+        // PostgreSQL 17 refuses a direct handshake that does not name its protocol by ALPN,
+        // so that a TLS terminator for another service cannot be talked into relaying it.
+        // The SSLRequest path keeps the ClientHello it always had.
+        config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
+    }
     Ok(Some(TlsSetup {
         config,
         verification,
@@ -350,6 +359,7 @@ mod tests {
             password: Some(Secret::new("s3cr3t")),
             dbname: "app".into(),
             sslmode,
+            sslnegotiation: SslNegotiation::Postgres,
             sslrootcert,
             sslcert: None,
             sslkey: None,
@@ -448,6 +458,16 @@ mod tests {
             let got = check(mode, roots.as_ref()).ok().map(|c| c.verification());
             assert_eq!(got, want, "{mode:?} {roots:?}");
         }
+    }
+
+    #[test]
+    fn only_direct_negotiation_names_the_protocol_by_alpn() {
+        let mut c = conn(SslMode::Require, None);
+        let s = setup(&c).unwrap().unwrap();
+        assert!(s.config.alpn_protocols.is_empty());
+        c.sslnegotiation = SslNegotiation::Direct;
+        let s = setup(&c).unwrap().unwrap();
+        assert_eq!(s.config.alpn_protocols, [b"postgresql".to_vec()]);
     }
 
     #[test]
