@@ -141,3 +141,70 @@ fn verify_full_refuses_a_certificate_for_another_host_and_accepts_the_right_one(
     out.assert_success();
     assert_eq!(versions(&db, T), [(some("1"), true)]);
 }
+
+/// PostgreSQL 15 (the only server here) reads a direct ClientHello as a startup packet of
+/// absurd length and hangs up without a word: the run must say what to change, and not spend
+/// its wait retrying a server that will never answer otherwise. The default negotiation
+/// against the same server is unchanged.
+#[test]
+fn sslnegotiation_direct_against_a_server_older_than_17_fails_at_once_and_says_why() {
+    let dir = one_script();
+    let (server, tls, _certs) = tls_server(&["localhost", "127.0.0.1"]);
+    let db = server.fresh_db();
+    let run = |negotiation: &str| {
+        Sg::new(BIN)
+            .envs(db.env())
+            .env("PGHOST", "localhost")
+            .env("PGSSLMODE", "verify-full")
+            .env("PGSSLROOTCERT", &tls.ca_cert)
+            .env("PGSSLNEGOTIATION", negotiation)
+            .env("SCHEMAGATE_LOCATIONS", dir.path())
+            .env("SCHEMAGATE_WAIT_TIMEOUT", "60s")
+            .run()
+    };
+    let out = run("direct");
+    out.assert_code(69);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "a server that hangs up on a direct handshake is not retried\n{out}"
+    );
+    let log = out.termination_log.clone().unwrap_or_default();
+    for text in [&out.stderr, &log] {
+        for want in [
+            "sslnegotiation=direct",
+            "needs PostgreSQL 17 or later",
+            "set sslnegotiation=postgres",
+        ] {
+            assert!(text.contains(want), "{want:?} missing\n{out}");
+        }
+    }
+    assert!(!db.table_exists(T));
+
+    let out = run("postgres");
+    out.assert_success();
+    assert!(!out.stderr.contains("sslnegotiation="), "{out}");
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+}
+
+#[test]
+fn sslnegotiation_direct_without_a_mode_that_requires_tls_is_a_config_error() {
+    let dir = one_script();
+    for (mode, shown) in [(None, "prefer"), (Some("disable"), "disable")] {
+        let mut sg = Sg::new(BIN)
+            .env("PGHOST", "127.0.0.1")
+            .env("PGUSER", "app")
+            .env("PGSSLNEGOTIATION", "direct")
+            .env("SCHEMAGATE_LOCATIONS", dir.path());
+        if let Some(mode) = mode {
+            sg = sg.env("PGSSLMODE", mode);
+        }
+        let out = sg.run();
+        out.assert_code(78);
+        assert!(
+            out.stderr.contains(&format!(
+                "sslnegotiation=direct needs sslmode require, verify-ca or verify-full, not {shown}"
+            )),
+            "{out}"
+        );
+    }
+}
