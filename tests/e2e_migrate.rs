@@ -486,3 +486,106 @@ fn a_configmap_volume_is_read_once_through_its_symlinks() {
     assert_eq!(versions(&db, T), [(some("1"), true), (some("2"), true)]);
     assert_eq!(db.history(T)[0].script, "V1__a.sql");
 }
+
+/// A transactional migration travels as one message with its BEGIN, history row and COMMIT
+/// (issue 15); what went wrong is still named by file, line and column. A syntax error refuses
+/// the whole message before any of it runs; an error without a position is the statement the
+/// server did not finish; a callback's error is the callback's.
+#[test]
+fn a_migration_sent_as_one_message_still_names_its_failing_line() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[
+        ("V1__ok.sql", "CREATE TABLE ok (id int PRIMARY KEY);"),
+        (
+            "V2__syntax.sql",
+            "-- ünïcödé\nCREATE TABLE s (id int);\nSELECT 'é' FROM s WHER id = 1;\n",
+        ),
+    ]);
+    let out = sg(&db, dir.path()).run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("42601") && out.stderr.contains("V2__syntax.sql:3:24"),
+        "the syntax error's own line and column (characters, not bytes)\n{out}"
+    );
+    assert!(
+        !out.stderr.contains("no transaction in progress"),
+        "a refused message opened no transaction to roll back\n{out}"
+    );
+    assert!(!db.table_exists("s"));
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+
+    std::fs::remove_file(dir.path().join("V2__syntax.sql")).unwrap();
+    write_file(
+        dir.path(),
+        "V2__dup.sql",
+        "CREATE TABLE u (id int PRIMARY KEY);\n\nINSERT INTO u VALUES (1);\n  INSERT INTO u VALUES (1);\n",
+    );
+    let out = sg(&db, dir.path()).run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("23505") && out.stderr.contains("V2__dup.sql:4:3"),
+        "an error without a position names the statement that failed\n{out}"
+    );
+    assert!(
+        !db.table_exists("u"),
+        "the failed script must be rolled back"
+    );
+
+    std::fs::remove_file(dir.path().join("V2__dup.sql")).unwrap();
+    write_file(dir.path(), "V2__fine.sql", "CREATE TABLE fine (id int);");
+    write_file(
+        dir.path(),
+        "afterEachMigrate.sql",
+        "SELECT 1;\nSELECT 1 / (SELECT count(*) FROM ok);\n",
+    );
+    let out = sg(&db, dir.path()).run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("22012") && out.stderr.contains("afterEachMigrate.sql:2:1"),
+        "an after-each callback's error is located in the callback\n{out}"
+    );
+    assert!(
+        !db.table_exists("fine"),
+        "the callback runs in the migration's transaction"
+    );
+    assert_eq!(versions(&db, T), [(some("1"), true)]);
+    assert_eq!(db.advisory_locks_held(), 0);
+}
+
+/// In one message PostgreSQL (13+) still applies `statement_timeout` to each statement, not to
+/// the message: two statements that together outlast it pass, one that alone does is cut and
+/// located.
+#[test]
+fn statement_timeout_applies_to_each_statement_of_a_migration_sent_as_one_message() {
+    let db = PgServer::shared().fresh_db();
+    let dir = migrations_dir(&[(
+        "V1__two_naps.sql",
+        "SELECT pg_sleep(0.4);\nSELECT pg_sleep(0.4);\nCREATE TABLE rested (id int);",
+    )]);
+    sg(&db, dir.path())
+        .env("SCHEMAGATE_STATEMENT_TIMEOUT", "700ms")
+        .run()
+        .assert_success();
+    let rows = db.query_rows(&format!(
+        "SELECT execution_time FROM {T} WHERE version = '1'"
+    ));
+    let ms: i64 = rows[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(
+        (800..5000).contains(&ms),
+        "execution_time is the server's time for the migration: {ms} ms"
+    );
+    write_file(
+        dir.path(),
+        "V2__long_nap.sql",
+        "CREATE TABLE half (id int);\nSELECT pg_sleep(3);",
+    );
+    let out = sg(&db, dir.path())
+        .env("SCHEMAGATE_STATEMENT_TIMEOUT", "700ms")
+        .run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("57014") && out.stderr.contains("V2__long_nap.sql:2:1"),
+        "{out}"
+    );
+    assert!(!db.table_exists("half"));
+}

@@ -5,6 +5,7 @@ pub mod checksum;
 pub mod contract;
 pub mod directives;
 pub mod discover;
+pub mod flight;
 pub mod hint;
 pub mod lexer;
 pub mod lint;

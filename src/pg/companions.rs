@@ -11,6 +11,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use crate::core::contract::{Recorded, Release};
 use crate::core::directives::Phase;
+use crate::core::flight::literal;
 use crate::core::script::Version;
 use crate::core::undo::StoredUndo;
 use crate::pg::history::Table;
@@ -77,15 +78,21 @@ impl Companions {
         version: &str,
         phase: Phase,
     ) -> Result<(), tokio_postgres::Error> {
-        let sql = format!(
-            "INSERT INTO {} (version, phase) VALUES ($1, $2) \
-             ON CONFLICT (version) DO UPDATE SET phase = EXCLUDED.phase, recorded_on = now()",
-            self.phase.qualified()
-        );
         client
-            .execute(&sql, &[&version, &phase.as_str()])
+            .batch_execute(&self.record_phase_text(version, phase))
             .await
-            .map(|_| ())
+    }
+
+    /// [`Companions::record_phase`] as a statement of text, which a migration sent as one
+    /// message carries beside its history row.
+    pub fn record_phase_text(&self, version: &str, phase: Phase) -> String {
+        format!(
+            "INSERT INTO {} (version, phase) VALUES ({}, {}) \
+             ON CONFLICT (version) DO UPDATE SET phase = EXCLUDED.phase, recorded_on = now()",
+            self.phase.qualified(),
+            literal(version),
+            literal(phase.as_str())
+        )
     }
 
     /// Every recorded `(version, phase)`; empty when the table does not exist yet.
@@ -111,19 +118,21 @@ impl Companions {
         client: &impl GenericClient,
         undo: &StoredUndo,
     ) -> Result<(), tokio_postgres::Error> {
-        let sql = format!(
-            "INSERT INTO {} (version, script, checksum, sql) VALUES ($1, $2, $3, $4) \
+        client.batch_execute(&self.store_undo_text(undo)).await
+    }
+
+    /// [`Companions::store_undo`] as a statement of text.
+    pub fn store_undo_text(&self, undo: &StoredUndo) -> String {
+        format!(
+            "INSERT INTO {} (version, script, checksum, sql) VALUES ({}, {}, {}, {}) \
              ON CONFLICT (version) DO UPDATE SET script = EXCLUDED.script, checksum = EXCLUDED.checksum, \
              sql = EXCLUDED.sql, stored_on = now()",
-            self.undo.qualified()
-        );
-        client
-            .execute(
-                &sql,
-                &[&undo.version, &undo.script, &undo.checksum, &undo.sql],
-            )
-            .await
-            .map(|_| ())
+            self.undo.qualified(),
+            literal(&undo.version),
+            literal(&undo.script),
+            undo.checksum,
+            literal(&undo.sql)
+        )
     }
 
     /// Removes the undo of a version that has just been undone, in the undo's transaction: a
@@ -133,8 +142,16 @@ impl Companions {
         client: &impl GenericClient,
         version: &str,
     ) -> Result<(), tokio_postgres::Error> {
-        let sql = format!("DELETE FROM {} WHERE version = $1", self.undo.qualified());
-        client.execute(&sql, &[&version]).await.map(|_| ())
+        client.batch_execute(&self.forget_undo_text(version)).await
+    }
+
+    /// [`Companions::forget_undo`] as a statement of text.
+    pub fn forget_undo_text(&self, version: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE version = {}",
+            self.undo.qualified(),
+            literal(version)
+        )
     }
 
     /// Every stored undo; empty when the table does not exist yet.

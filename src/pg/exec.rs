@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, TryStreamExt};
 use tokio::time::Instant;
-use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::core::directives::Phase;
 use crate::core::discover::Script;
+use crate::core::flight::{Flight, changes_parsing};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::Resolved;
 use crate::core::plan::{abbreviate_description, abbreviate_script};
@@ -122,6 +123,9 @@ struct StmtError {
     /// The error came from the COMMIT itself: if the connection died, nobody knows whether
     /// the server committed.
     committing: bool,
+    /// A transaction is left to roll back: not so when a message was refused before its
+    /// BEGIN ran (a syntax error anywhere in a migration sent as one message).
+    open: bool,
 }
 
 impl StmtError {
@@ -141,13 +145,43 @@ impl StmtError {
     }
 }
 
-fn locate(ready: &Ready<'_>, stmt: &Statement, err: &tokio_postgres::Error) -> String {
-    let offset = match err.as_db_error().and_then(|d| d.position()) {
-        Some(ErrorPosition::Original(p)) => statement_char_offset(&ready.sql, stmt, *p as usize),
-        _ => stmt.start,
-    };
+/// The position PostgreSQL gave for an error in the text it received, if any.
+fn original_position(err: &tokio_postgres::Error) -> Option<usize> {
+    match err.as_db_error().and_then(|d| d.position()) {
+        Some(ErrorPosition::Original(p)) => Some(*p as usize),
+        _ => None,
+    }
+}
+
+/// `file:line:column` of an error at `position` (1-based, in characters) of `stmt`; its
+/// start without one.
+fn locate(ready: &Ready<'_>, stmt: &Statement, position: Option<usize>) -> String {
+    let offset = position.map_or(stmt.start, |p| statement_char_offset(&ready.sql, stmt, p));
     let (line, col) = line_col(&ready.sql, offset);
     format!("{}:{line}:{col}", ready.script.display)
+}
+
+/// What a piece of a migration's flight is, to say where an error came from.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// BEGIN and its SET LOCALs.
+    Begin,
+    Statement {
+        of: Of,
+        index: usize,
+    },
+    History,
+    Phase,
+    Undo,
+    Commit,
+}
+
+/// Which script of a migration's transaction a statement is from.
+#[derive(Clone, Copy, Debug)]
+enum Of {
+    Before(usize),
+    Script,
+    After(usize),
 }
 
 /// The one-paragraph description of a database error: SQLSTATE, message, detail, hint.
@@ -181,9 +215,10 @@ async fn run_statement(
         Some((a, b)) => copy_in(client, text, &ready.sql[a..b]).await,
     };
     result.map_err(|err| StmtError {
-        at: locate(ready, stmt, &err),
+        at: locate(ready, stmt, original_position(&err)),
         err: Some(err),
         committing: false,
+        open: true,
     })
 }
 
@@ -247,6 +282,7 @@ impl Ctx<'_> {
             if self.stop.reason().is_some() {
                 return Err(StmtError {
                     committing: false,
+                    open: true,
                     err: None,
                     at: format!("{}:{}", ready.script.display, stmt.line),
                 });
@@ -260,10 +296,16 @@ impl Ctx<'_> {
     /// idle session whom it waits for, so that the log names the blocking session while it
     /// matters, and the final message can too.
     async fn run_watched(&self, ready: &Ready<'_>, stmt: &Statement) -> Result<(), StmtError> {
+        self.watched(ready, run_statement(self.client, ready, stmt))
+            .await
+    }
+
+    /// Awaits `fut`, work of `ready` on the migration session, looking from the idle session
+    /// whom it waits for once it has taken half its lock_timeout.
+    async fn watched<T>(&self, ready: &Ready<'_>, fut: impl Future<Output = T>) -> T {
         let Some(watch) = &self.watch else {
-            return run_statement(self.client, ready, stmt).await;
+            return fut.await;
         };
-        let fut = run_statement(self.client, ready, stmt);
         tokio::pin!(fut);
         let first_look =
             (self.lock_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
@@ -316,25 +358,37 @@ impl Ctx<'_> {
         &self,
         ready: &Ready<'_>,
     ) -> Result<(), tokio_postgres::Error> {
-        let (Some(c), Some(v)) = (self.companions, ready.script.name.version()) else {
-            return Ok(());
-        };
+        match self.phase_text(ready) {
+            Some(sql) => self.client.batch_execute(&sql).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The statement [`Ctx::record_phase`] runs, if the script needs one.
+    fn phase_text(&self, ready: &Ready<'_>) -> Option<String> {
+        let (c, v) = (self.companions?, ready.script.name.version()?);
         match ready.script.phase {
-            Phase::Expand => Ok(()),
-            p => c.record_phase(self.client, v.as_str(), p).await,
+            Phase::Expand => None,
+            p => Some(c.record_phase_text(v.as_str(), p)),
         }
     }
 
     /// Keeps `<table>_undo` in step with the history row being written: a versioned script
     /// stores its undo, an undo removes the one it ran.
     pub(crate) async fn keep_undo(&self, ready: &Ready<'_>) -> Result<(), tokio_postgres::Error> {
-        let Some(c) = self.companions else {
-            return Ok(());
-        };
+        match self.undo_text(ready) {
+            Some(sql) => self.client.batch_execute(&sql).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The statement [`Ctx::keep_undo`] runs, if the script needs one.
+    fn undo_text(&self, ready: &Ready<'_>) -> Option<String> {
+        let c = self.companions?;
         match (&ready.script.name.kind, &ready.undo) {
-            (Kind::Versioned(_), Some(u)) => c.store_undo(self.client, u).await,
-            (Kind::Undo(v), _) => c.forget_undo(self.client, v.as_str()).await,
-            _ => Ok(()),
+            (Kind::Versioned(_), Some(u)) => Some(c.store_undo_text(u)),
+            (Kind::Undo(v), _) => Some(c.forget_undo_text(v.as_str())),
+            _ => None,
         }
     }
 
@@ -427,7 +481,9 @@ impl Ctx<'_> {
                     });
                 }
                 Err(e) => {
-                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    if e.open {
+                        let _ = self.client.batch_execute("ROLLBACK").await;
+                    }
                     if e.is_lock_conflict() && self.stop.reason().is_none() {
                         if retries < self.lock_retries {
                             retries += 1;
@@ -475,8 +531,12 @@ impl Ctx<'_> {
         script: &str,
         start: Instant,
     ) -> Result<usize, StmtError> {
+        if let Some(flight) = self.flight(ready, description, script) {
+            return self.try_flight(ready, &flight).await;
+        }
         let to_err = |err: tokio_postgres::Error, at: &str| StmtError {
             committing: false,
+            open: true,
             err: Some(err),
             at: at.to_string(),
         };
@@ -498,6 +558,7 @@ impl Ctx<'_> {
         if self.stop.reason().is_some() {
             return Err(StmtError {
                 committing: false,
+                open: true,
                 err: None,
                 at: ready.script.display.clone(),
             });
@@ -525,6 +586,133 @@ impl Ctx<'_> {
                 ..to_err(e, &format!("{} (COMMIT)", ready.script.display))
             })?;
         Ok(n)
+    }
+
+    /// A migration's scripts (its before- and after-each callbacks around it), in order.
+    fn sources<'r>(&'r self, ready: &'r Ready<'r>) -> impl Iterator<Item = (Of, &'r Ready<'r>)> {
+        let before = self.before_each.iter().enumerate();
+        let after = self.after_each.iter().enumerate();
+        before
+            .map(|(i, r)| (Of::Before(i), r))
+            .chain([(Of::Script, ready)])
+            .chain(after.map(|(i, r)| (Of::After(i), r)))
+    }
+
+    fn source<'r>(&'r self, ready: &'r Ready<'r>, of: Of) -> &'r Ready<'r> {
+        match of {
+            Of::Before(i) => &self.before_each[i],
+            Of::Script => ready,
+            Of::After(i) => &self.after_each[i],
+        }
+    }
+
+    /// The whole transaction as one message ([`crate::core::flight`]), when it can travel as
+    /// one: `COPY … FROM STDIN` sends its data in messages of its own, and a setting that
+    /// changes how text is read would not reach the statements parsed with it.
+    fn flight(&self, ready: &Ready<'_>, description: &str, script: &str) -> Option<Flight<Part>> {
+        let flies = |r: &Ready<'_>| {
+            r.statements
+                .iter()
+                .all(|s| s.copy_data.is_none() && !changes_parsing(s.text(&r.sql)))
+        };
+        if !self.sources(ready).all(|(_, r)| flies(r)) {
+            return None;
+        }
+        let mut f = Flight::default();
+        f.push("BEGIN", Part::Begin);
+        f.push(
+            &format!("SET LOCAL lock_timeout = {}", ms(self.lock_timeout)),
+            Part::Begin,
+        );
+        if let Some(st) = self.statement_timeout {
+            f.push(
+                &format!("SET LOCAL statement_timeout = {}", ms(st)),
+                Part::Begin,
+            );
+        }
+        for (of, r) in self.sources(ready) {
+            for (index, stmt) in r.statements.iter().enumerate() {
+                f.push(stmt.text(&r.sql), Part::Statement { of, index });
+            }
+        }
+        let row = self.row(ready, description, script, 0, true);
+        f.push(&history::insert_text(self.table, &row), Part::History);
+        if let Some(sql) = self.phase_text(ready) {
+            f.push(&sql, Part::Phase);
+        }
+        if let Some(sql) = self.undo_text(ready) {
+            f.push(&sql, Part::Undo);
+        }
+        f.push("COMMIT", Part::Commit);
+        Some(f)
+    }
+
+    /// Sends the flight and reads its answers: one round trip for the whole migration.
+    async fn try_flight(
+        &self,
+        ready: &Ready<'_>,
+        flight: &Flight<Part>,
+    ) -> Result<usize, StmtError> {
+        if self.stop.reason().is_some() {
+            return Err(StmtError {
+                committing: false,
+                open: false,
+                err: None,
+                at: ready.script.display.clone(),
+            });
+        }
+        let completed = std::cell::Cell::new(0usize);
+        let sent = std::cell::Cell::new(false);
+        let answers = async {
+            let stream = self.client.simple_query_raw(flight.text()).await?;
+            sent.set(true);
+            futures_util::pin_mut!(stream);
+            while let Some(message) = stream.try_next().await? {
+                if let SimpleQueryMessage::CommandComplete(_) = message {
+                    completed.set(completed.get() + 1);
+                }
+            }
+            Ok::<(), tokio_postgres::Error>(())
+        };
+        match self.watched(ready, answers).await {
+            Ok(()) => Ok(ready.statements.len()),
+            Err(err) => Err(self.blamed(ready, flight, (sent.get(), completed.get()), err)),
+        }
+    }
+
+    /// Where in its file an error of a flight came from, and what it leaves behind.
+    fn blamed(
+        &self,
+        ready: &Ready<'_>,
+        flight: &Flight<Part>,
+        (sent, completed): (bool, usize),
+        err: tokio_postgres::Error,
+    ) -> StmtError {
+        let blame = flight.blame(original_position(&err), completed);
+        let display = &ready.script.display;
+        let at = match blame.as_ref().map(|b| (*b.tag, b.position)) {
+            Some((Part::Statement { of, index }, position)) => {
+                let r = self.source(ready, of);
+                locate(r, &r.statements[index], position)
+            }
+            Some((Part::Begin, _)) => "BEGIN".to_string(),
+            Some((Part::History, _)) => format!("{display} (history insert)"),
+            Some((Part::Phase, _)) => format!("{display} (phase record)"),
+            Some((Part::Undo, _)) => format!("{display} (undo record)"),
+            Some((Part::Commit, _)) | None => format!("{display} (COMMIT)"),
+        };
+        // A connection lost after the message left is the one case where the server may have
+        // run all of it, COMMIT included, without our hearing it: the COMMIT was in flight
+        // from the moment the message was sent.
+        let lost = sent && err.as_db_error().is_none();
+        let commit = matches!(blame.map(|b| *b.tag), Some(Part::Commit) | None);
+        StmtError {
+            committing: lost || commit,
+            // A refused message ran nothing, its BEGIN included.
+            open: completed > 0,
+            err: Some(err),
+            at,
+        }
     }
 
     async fn apply_without_transaction(
@@ -625,6 +813,7 @@ impl Ctx<'_> {
             if self.stop.reason().is_some() {
                 return Err(StmtError {
                     committing: false,
+                    open: true,
                     err: None,
                     at: format!("{}:{}", ready.script.display, stmt.line),
                 });
@@ -636,6 +825,7 @@ impl Ctx<'_> {
                 .await
                 .map_err(|err| StmtError {
                     committing: false,
+                    open: true,
                     err: Some(err),
                     at: ready.script.display.clone(),
                 })?;

@@ -2,6 +2,7 @@
 
 use tokio_postgres::{Client, GenericClient, SimpleQueryMessage};
 
+use crate::core::flight::{literal, literal_or_null};
 use crate::core::plan::Applied;
 
 /// The schema-qualified history table; every bookkeeping query names it fully, so a
@@ -172,7 +173,7 @@ pub async fn ensure(
         ddl.push_str(&format!(
             "INSERT INTO {q} (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
              VALUES (0, NULL, '<< Flyway Schema Creation >>', 'SCHEMA', {}, NULL, current_user, 0, true);\n",
-            quote_literal(&created.join(","))
+            literal(&created.join(","))
         ));
     }
     ddl.push_str("COMMIT;");
@@ -213,16 +214,31 @@ pub async fn use_schema(client: &Client, table: &Table) -> Result<(), tokio_post
     Ok(())
 }
 
-/// A SQL string literal. Only used for a value that schemagate itself derived (the quoted
-/// schema name inside a DDL batch that cannot take parameters).
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 fn insert_sql(table: &Table) -> String {
     format!(
         "INSERT INTO {q} (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
          SELECT COALESCE(MAX(installed_rank), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8 FROM {q} RETURNING installed_rank",
+        q = table.qualified()
+    )
+}
+
+/// [`insert`] as a statement of text, for a migration sent as one message
+/// ([`crate::core::flight`]): the values are literals, and `execution_time` is the server's
+/// time since the message arrived (`now()` is the start of the transaction its `BEGIN` opened),
+/// since nobody knows `row.execution_time` before the message is sent.
+pub fn insert_text(table: &Table, row: &NewRow<'_>) -> String {
+    format!(
+        "INSERT INTO {q} (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
+         SELECT COALESCE(MAX(installed_rank), 0) + 1, {}, {}, {}, {}, {}, {}, \
+         LEAST(floor(EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000), 2147483647)::int4, {} FROM {q}",
+        literal_or_null(row.version),
+        literal(row.description),
+        literal(row.kind),
+        literal(row.script),
+        row.checksum
+            .map_or_else(|| "NULL".to_string(), |c| c.to_string()),
+        literal(row.installed_by),
+        row.success,
         q = table.qualified()
     )
 }
@@ -371,6 +387,6 @@ mod tests {
             name: "Hist.ory".into(),
         };
         assert_eq!(t.qualified(), "\"my \"\"app\"\"\".\"Hist.ory\"");
-        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(literal("it's"), "'it''s'");
     }
 }
