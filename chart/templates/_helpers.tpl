@@ -260,6 +260,10 @@ A created Secret uses the standard names for the fields it holds.
 - name: PGSSLMODE
   value: {{ . | quote }}
 {{- end }}
+{{- with $db.sslnegotiation }}
+- name: PGSSLNEGOTIATION
+  value: {{ . | quote }}
+{{- end }}
 {{- if $db.caSecret.name }}
 - name: PGSSLROOTCERT
   value: {{ printf "%s/ca.crt" (include "schemagate.caDir" .) | quote }}

@@ -51,7 +51,8 @@ def test_binary_accepts_the_application_init_container(app_chart, tmp_path: Path
 def test_every_setting_the_chart_knows_reaches_the_binary(tmp_path: Path, exit_codes) -> None:
     """All of `config` at once, in the spelling a user would choose."""
     values = {
-        "database": {"existingSecret": "db", "secretKeys": {"uri": "uri"}, "sslmode": "require"},
+        "database": {"existingSecret": "db", "secretKeys": {"uri": "uri"}, "sslmode": "require",
+                     "sslnegotiation": "direct"},
         "config": {
             "schema": "app", "table": "flyway_schema_history", "target": "3", "locations": "/migrations",
             "outOfOrder": "yes", "ignoreMissing": False, "baselineOnMigrate": True, "baselineVersion": 2,

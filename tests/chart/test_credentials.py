@@ -101,6 +101,14 @@ def test_ca_from_a_secret_is_mounted_and_passed_as_pgsslrootcert() -> None:
     assert volume["secret"]["items"] == [{"key": "ca.crt", "path": path[len(mount["mountPath"]) + 1:]}]
 
 
+def test_sslnegotiation_is_passed_only_when_set() -> None:
+    env = job_env(load_values(CHART / "ci" / "cloudnativepg-values.yaml"))
+    assert "PGSSLNEGOTIATION" not in env
+    values = load_values(CHART / "ci" / "cloudnativepg-values.yaml")
+    values["database"]["sslnegotiation"] = "direct"
+    assert job_env(values)["PGSSLNEGOTIATION"] == {"name": "PGSSLNEGOTIATION", "value": "direct"}
+
+
 def test_client_certificate_for_mtls() -> None:
     objects = render(load_values(CHART / "ci" / "full-values.yaml"))
     spec = pod_spec(migrate_job(objects))

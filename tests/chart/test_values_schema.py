@@ -82,6 +82,7 @@ def test_defaults_and_every_ci_set_pass() -> None:
         ({"job": {"hookWeight": "first"}}, "hookWeight"),
         ({"image": {"tag": 1.1}}, "tag"),
         ({"database": {"sslmode": "verify"}}, "sslmode"),
+        ({"database": {"sslnegotiation": "tls"}}, "sslnegotiation"),
         ({"database": {"existingSecret": ["a"]}}, "existingSecret"),
         ({"database": {"port": "fivefour"}}, "port"),
         ({"config": {"lockTimeout": "5 seconds"}}, "lockTimeout"),
