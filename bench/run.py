@@ -13,6 +13,12 @@ compiler for the launcher (bench/spawn.c).
 Every timed run is a fresh process started by a small static launcher (bench/spawn.c) that
 forks, execs and reaps it with wait4: the wall time, and the peak RSS (ru_maxrss) of that
 process alone (a child forked from Python would report Python's 18 MB).
+
+The `latency` and `tls` scenarios (issue 15) run through two delaying proxies of their own
+(bench/delay_proxy.py), RTT 0 and --rtt-ms (2 ms), and count round trips as
+(t_2ms - t_0ms) / RTT; `tls` turns ssl on for the server with a CA made by openssl for the run:
+
+    python3 bench/run.py --scenarios latency,tls --runs 3 --no-micro --out /tmp/latency.md
 """
 
 import argparse
@@ -27,6 +33,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -37,6 +44,9 @@ PEERS_ROOT = os.path.join(REPO, "bench", ".peers")
 SQLX_VERSION = "0.9.0"
 REFINERY_VERSION = "0.10.0"
 HISTORY = "schemagate_history"
+# latency: apply and no-op through a proxy that adds a round trip; tls: a verify-full no-op
+# through it (issue 15).
+SCENARIOS = ("apply", "noop", "many", "version", "latency", "tls")
 
 # The same history query schemagate sends (src/pg/history.rs, `Table::select_sql`; it sorts
 # the rows itself), for "psql reading the same history": one process start, one connection,
@@ -121,6 +131,46 @@ class Server:
             os.chmod(workdir, 0o755)
             self.run_as = ["runuser", "-u", user, "--"]
         self.started = False
+        self.extra_opts = ""
+        self.ca_cert = None
+
+    def enable_tls(self):
+        """ssl=on with a CA and a server certificate of our own (for 127.0.0.1 and localhost), so
+        that clients can connect with sslmode=verify-full. Clients that ask for sslmode=disable,
+        as every other scenario's do, never start a handshake: their runs are as before."""
+        tls = os.path.join(self.dir, "tls")
+        os.mkdir(tls)
+        conf = os.path.join(tls, "openssl.cnf")
+        with open(conf, "w") as f:
+            f.write("[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = schemagate bench\n"
+                    "[ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n"
+                    "subjectKeyIdentifier = hash\n"
+                    "[server]\nbasicConstraints = critical,CA:FALSE\n"
+                    "keyUsage = critical,digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth\n"
+                    "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
+                    "authorityKeyIdentifier = keyid\n")
+        ca_key, ca_crt = os.path.join(tls, "ca.key"), os.path.join(tls, "ca.crt")
+        key, csr, crt = (os.path.join(tls, n) for n in ("server.key", "server.csr", "server.crt"))
+        # RSA 2048, what managed PostgreSQL services mostly present.
+        for cmd in (
+            ["req", "-config", conf, "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+             "-out", ca_crt, "-days", "2", "-subj", "/CN=schemagate bench CA", "-extensions", "ca"],
+            ["req", "-config", conf, "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=localhost"],
+            ["x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
+             "-days", "2", "-extfile", conf, "-extensions", "server"],
+        ):
+            out = subprocess.run(["/usr/bin/openssl"] + cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                die(f"openssl {cmd[0]} failed: {out.stderr.strip()}")
+        # PostgreSQL reads a key only if its owner alone may.
+        os.chmod(key, 0o600)
+        if self.run_as:
+            pw = pwd.getpwnam(self.run_as[2])
+            for path in (tls, key, crt):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+        self.extra_opts = f" -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}"
+        self.ca_cert = ca_crt
 
     def start(self):
         out = subprocess.run(
@@ -130,7 +180,7 @@ class Server:
         if out.returncode != 0:
             die(f"initdb failed:\n{out.stdout}\n{out.stderr}")
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=250 "
-                "-c fsync=on -c synchronous_commit=on")
+                "-c fsync=on -c synchronous_commit=on" + self.extra_opts)
         out = subprocess.run(
             self.run_as + [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
                            os.path.join(self.dir, "server.log"), "-w", "-o", opts, "start"],
@@ -182,6 +232,91 @@ class Server:
     def checkpoint(self):
         # Start each timed run with the same amount of dirty buffers to flush: none.
         self.sql("CHECKPOINT")
+
+
+# ---------------------------------------------------------------------------------------
+# Network latency: a delaying proxy in front of the server (issue 15)
+# ---------------------------------------------------------------------------------------
+
+
+class Proxy:
+    """bench/delay_proxy.py in front of the server, holding every chunk `rtt_ms / 2` each way;
+    stopped at exit. A process of its own, so that its threads never wait for this one's."""
+
+    def __init__(self, server, rtt_ms):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(REPO, "bench", "delay_proxy.py"), "--target",
+             f"127.0.0.1:{server.port}", "--delay-ms", str(rtt_ms / 2)],
+            stdout=subprocess.PIPE, text=True)
+        atexit.register(self.stop)
+        line = self.proc.stdout.readline()
+        m = re.match(r"listening on [\d.]+:(\d+)", line)
+        if not m:
+            die(f"the delaying proxy did not start: {line!r}")
+        self.port = int(m.group(1))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+class Via:
+    """The server as a client reaches it through a proxy: the same server and databases on the
+    proxy's port, with `extra` (TLS settings) over the usual libpq variables. Stands in for a
+    Server in apply_argv and noop_argv."""
+
+    def __init__(self, server, port, extra=None):
+        self.server, self.port, self.extra = server, port, extra or {}
+        self.psql = server.psql
+
+    def env(self, db="postgres"):
+        env = self.server.env(db)
+        env["PGPORT"] = str(self.port)
+        env.update(self.extra)
+        return env
+
+    def url(self, db):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{db}?sslmode=disable"
+
+
+def pg_messages_until_ready(sock):
+    """Reads backend messages up to ReadyForQuery; raises on an ErrorResponse."""
+    buf = b""
+    while True:
+        while len(buf) >= 5:
+            kind, length = buf[:1], struct.unpack("!i", buf[1:5])[0]
+            if len(buf) < 1 + length:
+                break
+            body, buf = buf[5:1 + length], buf[1 + length:]
+            if kind == b"E":
+                raise Failed(f"the proxy probe got an error: {body!r}")
+            if kind == b"Z":
+                return
+        data = sock.recv(65536)
+        if not data:
+            raise Failed("the proxy probe's connection closed")
+        buf += data
+
+
+def probe_rtt(port, n):
+    """The round trip through a proxy as a client sees it: the median time of an empty simple
+    query (one message out, one flight back) on an open session, in seconds."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    body = struct.pack("!i", 196608) + b"user\0postgres\0database\0postgres\0\0"
+    sock.sendall(struct.pack("!i", len(body) + 4) + body)
+    pg_messages_until_ready(sock)
+    query = b"Q" + struct.pack("!i", 5) + b"\0"
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        sock.sendall(query)
+        pg_messages_until_ready(sock)
+        times.append(time.perf_counter() - t)
+    sock.sendall(b"X" + struct.pack("!i", 4))
+    sock.close()
+    return statistics.median(times)
 
 
 # ---------------------------------------------------------------------------------------
@@ -494,6 +629,99 @@ def run_micro(logs):
 
 
 # ---------------------------------------------------------------------------------------
+# Over a network (issue 15): round trips from the runs through the proxies
+# ---------------------------------------------------------------------------------------
+
+
+def network_report(res, labels, net):
+    """The latency and TLS tables and their targets, from the runs through the proxies.
+    `net` holds the scenario names, tools and RTT of main_bench. Returns (lines, targets)."""
+    rtt_ms, n, lat = net["rtt_ms"], net["n"], net["lat"]
+    lines, targets = [], []
+    probe = {rt: statistics.median(xs) for rt, xs in net["probe"].items() if xs}
+    if len(probe) < 2:
+        return lines, targets
+    # What the proxy adds to one round trip, measured: the divisor of every count below.
+    rtt = probe[rtt_ms] - probe[0]
+
+    def med(scen, key, rt, mode=None):
+        return res.median(lat(scen, rt, mode), key)
+
+    def paired(key, combine, *runs):
+        """The median over rounds of `combine` applied to one round's times of each (scenario,
+        RTT, mode) in `runs`: differences taken within a round, where a tool's runs sit side by
+        side in the rotation, so that the load of the moment cancels out of them."""
+        series = [res.times.get((lat(*r), key)) or [] for r in runs]
+        rounds = min(len(s) for s in series)
+        return statistics.median(combine(*(s[i] for s in series)) for i in range(rounds)) if rounds else None
+
+    def ratio(a, b):
+        return a / b if a is not None and b else None
+
+    def target(text, value, shown, limit):
+        state = "not measured" if value is None else ("met" if value <= limit else "**missed**")
+        targets.append(f"- {text}: {shown if value is not None else '—'} — {state}")
+
+    lines += [f"A round trip through each proxy as a client sees it, an empty query on an open session, median of "
+              f"{sum(len(xs) for xs in net['probe'].values()) // 2} samples of 20 taken round by round: "
+              + ", ".join(f"{rt:g} ms proxy {t * 1000:.2f} ms" for rt, t in probe.items())
+              + f"; the {rtt_ms:g} ms proxy adds {rtt * 1000:.2f} ms, the RTT every round-trip count below is "
+              "divided by. The proxy accepts a connection at once, so no count includes the TCP handshake, "
+              "which a real network adds to every tool's every connection.", ""]
+    apply, noop = net["apply"], net["noop"]
+    if res.times.get((lat(apply, rtt_ms), "schemagate")):
+        lines += [f"| scenario | tool | RTT 0 ms | RTT {rtt_ms:g} ms | round trips | × floor at {rtt_ms:g} ms "
+                  f"| × sqlx-cli at {rtt_ms:g} ms |", "|---|---|--:|--:|--:|--:|--:|"]
+        rts = {}
+        for scen, tools, floor, per in ((apply, net["apply_tools"], "psql_per_file", n),
+                                        (noop, net["noop_tools"], "psql_read", 1)):
+            for t in tools:
+                t0, t2 = med(scen, t.key, 0), med(scen, t.key, rtt_ms)
+                if t0 is None or t2 is None:
+                    continue
+                rts[(scen, t.key)] = paired(t.key, lambda a, b: b - a, (scen, 0), (scen, rtt_ms)) / rtt / per
+                rf = ratio(t2, med(scen, floor, rtt_ms)) if t.key != floor else None
+                rs = ratio(t2, med(scen, "sqlx", rtt_ms)) if t.kind == "schemagate" else None
+                unit = " per migration" if per > 1 else ""
+                lines.append(f"| {scen} | {labels[t.key]} | {fmt_s(t0)} | {fmt_s(t2)} "
+                             f"| {rts[(scen, t.key)]:.{2 if per > 1 else 1}f}{unit} | {fmt_ratio(rf)} | {fmt_ratio(rs)} |")
+        lines.append("")
+        v = rts.get((apply, "schemagate"))
+        target(f"{apply} at RTT {rtt_ms:g} ms ≤ 1.5 round trips per migration", v, f"{v:.2f}" if v else "", 1.5)
+        v = ratio(med(apply, "schemagate", rtt_ms), med(apply, "psql_per_file", rtt_ms))
+        target(f"{apply} at RTT {rtt_ms:g} ms ≤ 0.75× the psql floor (a transaction + history insert per file)",
+               v, fmt_ratio(v), 0.75)
+        v = ratio(med(apply, "schemagate", rtt_ms), med(apply, "sqlx", rtt_ms))
+        target(f"{apply} at RTT {rtt_ms:g} ms ≤ 0.8× sqlx-cli", v, fmt_ratio(v), 0.8)
+        v = ratio(med(noop, "schemagate", rtt_ms), med(noop, "psql_read", rtt_ms))
+        target(f"{noop} at RTT {rtt_ms:g} ms ≤ 1.0× psql reading the same history", v, fmt_ratio(v), 1.0)
+
+    tls = net["tls"]
+    if res.times.get((lat(tls, rtt_ms, "tls"), "schemagate")):
+        lines += [f"| scenario | tool | plain, RTT {rtt_ms:g} ms | TLS, RTT {rtt_ms:g} ms | TLS, RTT 0 ms "
+                  f"| handshake round trips: (t_TLS − t_plain) ÷ RTT at {rtt_ms:g} ms "
+                  "| of which network: (Δ_TLS − Δ_plain) ÷ RTT | no-op round trips with TLS: Δ_TLS ÷ RTT |",
+                  "|---|---|--:|--:|--:|--:|--:|--:|"]
+        hs, hs_net = {}, {}
+        for t in net["tls_tools"]:
+            p0, p2 = med(tls, t.key, 0, "plain"), med(tls, t.key, rtt_ms, "plain")
+            s0, s2 = med(tls, t.key, 0, "tls"), med(tls, t.key, rtt_ms, "tls")
+            if None in (p0, p2, s0, s2):
+                continue
+            modes = [(tls, 0, "plain"), (tls, rtt_ms, "plain"), (tls, 0, "tls"), (tls, rtt_ms, "tls")]
+            hs[t.key] = paired(t.key, lambda a, b, c, d: d - b, *modes) / rtt
+            net_only = hs_net[t.key] = paired(t.key, lambda a, b, c, d: (d - c) - (b - a), *modes) / rtt
+            total = paired(t.key, lambda a, b, c, d: d - c, *modes) / rtt
+            lines.append(f"| {tls} | {labels[t.key]} | {fmt_s(p2)} | {fmt_s(s2)} | {fmt_s(s0)} | {hs[t.key]:.1f} "
+                         f"| {net_only:.1f} | {total:.1f} |")
+        lines.append("")
+        v = hs.get("schemagate")
+        target(f"TLS verify-full no-op at RTT {rtt_ms:g} ms: the handshake ≤ 4 round trips", v,
+               f"{v:.1f} (the network's share alone: {hs_net['schemagate']:.1f})" if v is not None else "", 4.0)
+    return lines, targets
+
+
+# ---------------------------------------------------------------------------------------
 # The benchmark
 # ---------------------------------------------------------------------------------------
 
@@ -534,6 +762,8 @@ def main_bench(args):
     peers = [t for t in tools if t.kind in ("sqlx", "refinery")]
 
     server = Server(workdir)
+    if "tls" in args.scenarios:
+        server.enable_tls()
     server.start()
     psql = server.psql
     psql_tool = Tool("psql", "psql", "psql", [psql, "--version"], psql)
@@ -573,10 +803,20 @@ def main_bench(args):
         server.create_db(name)
         return name
 
-    def timed_apply(scenario, tool, sets, n, expect):
+    def applied_db(prefix, tool, sets, n):
+        """A database into which `tool` has applied `sets`, for the runs with nothing to do."""
+        db = fresh(f"{prefix}_{tool.key}")
+        argv, env = apply_argv(tool, server, sets, db, ctx)
+        run_once(argv, env, logs, f"setup-{prefix}-{tool.key}")
+        if applied_count(tool, server, db) != n:
+            die(f"setting up the {prefix} database for {tool.label} failed")
+        server.sql("VACUUM ANALYZE", db)
+        return db
+
+    def timed_apply(scenario, tool, sets, n, expect, via=None):
         db = fresh("a")
         server.checkpoint()
-        argv, env = apply_argv(tool, server, sets, db, ctx)
+        argv, env = apply_argv(tool, via or server, sets, db, ctx)
         sec, rss = run_once(argv, env, logs, f"{scenario}-{tool.key}")
         got = applied_count(tool, server, db)
         if got != expect:
@@ -602,23 +842,15 @@ def main_bench(args):
 
     # -- no-op against N applied ------------------------------------------------------
     noop_db = {}
-    for tool in [sg] + peers:
-        db = fresh(f"noop_{tool.key}")
-        argv, env = apply_argv(tool, server, big, db, ctx)
-        run_once(argv, env, logs, f"setup-{tool.key}")
-        if applied_count(tool, server, db) != n_big:
-            die(f"setting up the no-op database for {tool.label} failed")
-        server.sql("VACUUM ANALYZE", db)
-        noop_db[tool.key] = db
-    noop_db["schemagate_warn"] = noop_db["schemagate"]
-    noop_db["schemagate_cmp"] = noop_db["schemagate"]
-    noop_db["psql_read"] = noop_db["schemagate"]
-    noop_db["psql_select1"] = noop_db["schemagate"]
+    for tool in [sg] + peers if "noop" in args.scenarios or "many" in args.scenarios else []:
+        noop_db[tool.key] = applied_db("noop", tool, big, n_big)
+    for key in ("schemagate_warn", "schemagate_cmp", "psql_read", "psql_select1") if noop_db else ():
+        noop_db[key] = noop_db["schemagate"]
     server.checkpoint()
     noop_tools = [sg, floor_read, floor_sel, sg_quiet] + extra + peers
     scenario = f"no-op, {n_big} applied"
     noop_runs = max(runs, args.noop_runs)
-    for tool in noop_tools:  # warm-up
+    for tool in noop_tools if "noop" in args.scenarios else []:  # warm-up
         argv, env = noop_argv(tool, server, big, noop_db[tool.key], ctx)
         run_once(argv, env, logs, f"noop-{tool.key}")
     for r in range(noop_runs if "noop" in args.scenarios else 0):
@@ -645,6 +877,90 @@ def main_bench(args):
             res.add(scenario_many, tool.key, run_many(argv, env, logs, many))
     if "many" in args.scenarios:
         log(f"{scenario_many}: " + ", ".join(f"{t.key} {fmt_s(res.median(scenario_many, t.key))}" for t in many_tools))
+
+    # -- over a network: through a delaying proxy at RTT 0 and rtt (issue 15) -------------
+    # Every run of these goes through a proxy, the baseline included, so that t_rtt - t_0 is
+    # the network's share alone: round trips = (t_rtt - t_0) / rtt.
+    rtt_ms = args.rtt_ms
+    rtts = (0, rtt_ms)
+    lat_apply = f"apply {n_small} pending"
+    lat_noop = f"no-op, {n_small} applied"
+    lat_tls = "no-op, TLS verify-full"
+    lat_tools = [sg, floor_per] + extra + peers
+    lat_noop_tools = [sg, floor_read] + extra + peers
+    tls_tools = [sg, floor_read] + extra
+    # The round trip each proxy really adds, sampled every round: the proxy's sleeps overshoot a
+    # little, more so when the cores are busy, and round trips are counted against what it adds.
+    probe = {rt: [] for rt in rtts}
+
+    def sample_rtt():
+        for rt in rtts:
+            probe[rt].append(probe_rtt(proxies[rt].port, 20))
+
+    def lat(scen, rt, mode=None):
+        return f"{scen} @ {mode + ', ' if mode else ''}RTT {rt:g} ms"
+
+    if "latency" in args.scenarios or "tls" in args.scenarios:
+        proxies = {rt: Proxy(server, rt) for rt in rtts}
+        via = {rt: Via(server, proxies[rt].port) for rt in rtts}
+        sample_rtt()
+        log("round trip through the proxies, an empty query on an open session: " + ", ".join(
+            f"RTT {rt:g} ms proxy {probe[rt][-1] * 1000:.2f} ms" for rt in rtts))
+
+    if "latency" in args.scenarios:
+        items = [(t, rt) for t in lat_tools for rt in rtts]
+        for tool, rt in items:  # warm-up, not counted
+            timed_apply(lat_apply, tool, small, n_small, n_small, via[rt])
+        for r in range(runs):
+            sample_rtt()
+            for tool, rt in rotated(items, r):
+                sec, _ = timed_apply(lat_apply, tool, small, n_small, n_small, via[rt])
+                res.add(lat(lat_apply, rt), tool.key, sec)
+            log(f"{lat_apply} through the proxy: run {r + 1}/{runs}: " + ", ".join(
+                f"{t.key} {fmt_s(res.times[(lat(lat_apply, rt), t.key)][-1])} @{rt:g}" for t, rt in items))
+
+        lat_db = {tool.key: applied_db("latency", tool, small, n_small) for tool in [sg] + peers}
+        for key in ("psql_read", "schemagate_cmp"):
+            lat_db[key] = lat_db["schemagate"]
+        server.checkpoint()
+        items = [(t, rt) for t in lat_noop_tools for rt in rtts]
+        for tool, rt in items:  # warm-up
+            argv, env = noop_argv(tool, via[rt], small, lat_db[tool.key], ctx)
+            run_once(argv, env, logs, f"lat-noop-{tool.key}")
+        for r in range(max(runs, args.noop_runs)):
+            sample_rtt()
+            for tool, rt in rotated(items, r):
+                argv, env = noop_argv(tool, via[rt], small, lat_db[tool.key], ctx)
+                settle()
+                sec, _ = run_once(argv, env, logs, f"lat-noop-{tool.key}")
+                res.add(lat(lat_noop, rt), tool.key, sec)
+        log(f"{lat_noop} through the proxy: " + ", ".join(
+            f"{t.key} {fmt_s(res.median(lat(lat_noop, rt), t.key))} @{rt:g}" for t, rt in items))
+
+    if "tls" in args.scenarios:
+        # The plain runs are measured again here, in the same rotation as the TLS ones, so that
+        # the handshake's share is a difference within one interleaved set of runs.
+        tls_env = {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": server.ca_cert}
+        tls_via = {("tls", rt): Via(server, proxies[rt].port, tls_env) for rt in rtts}
+        tls_via.update({("plain", rt): via[rt] for rt in rtts})
+        tls_db = applied_db("tls", sg, small, n_small)
+        server.checkpoint()
+        items = [(t, mode, rt) for t in tls_tools for mode in ("plain", "tls") for rt in rtts]
+        # verify-full never falls back to plaintext, in libpq or in schemagate: a run that
+        # exits 0 ran on TLS.
+        for tool, mode, rt in items:  # warm-up
+            argv, env = noop_argv(tool, tls_via[(mode, rt)], small, tls_db, ctx)
+            run_once(argv, env, logs, f"tls-{tool.key}")
+        for r in range(max(runs, args.noop_runs)):
+            sample_rtt()
+            for tool, mode, rt in rotated(items, r):
+                argv, env = noop_argv(tool, tls_via[(mode, rt)], small, tls_db, ctx)
+                settle()
+                sec, _ = run_once(argv, env, logs, f"tls-{tool.key}")
+                res.add(lat(lat_tls, rt, mode), tool.key, sec)
+        log(f"{lat_tls} through the proxy: " + ", ".join(
+            f"{t.key} {mode} {fmt_s(res.median(lat(lat_tls, rt, mode), t.key))} @{rt:g}"
+            for t, mode, rt in items))
 
     # -- version cold start ------------------------------------------------------------
     scenario_ver = "`version` cold start"
@@ -776,6 +1092,27 @@ def main_bench(args):
         "(CLOCK_PROCESS_CPUTIME_ID), so that time spent waiting for one of the 2 shared cores does not count; "
         "MB/s are 10^6 bytes per CPU second; min and max are the extreme samples.",
     ]
+    net_lines, net_targets = network_report(res, labels, {
+        "rtt_ms": rtt_ms, "n": n_small, "lat": lat, "probe": probe, "apply": lat_apply, "noop": lat_noop,
+        "tls": lat_tls, "apply_tools": lat_tools, "noop_tools": lat_noop_tools, "tls_tools": tls_tools})
+    if net_lines:
+        notes.append(
+            "Over a network (issue 15): every run of these scenarios connects through bench/delay_proxy.py, started "
+            f"by the bench in front of the same server. One proxy holds every chunk {rtt_ms / 2:g} ms each way "
+            f"(RTT {rtt_ms:g} ms), the other 0 ms, the baseline: both pay the proxy's own thread hand-offs, so their "
+            "difference is network time alone. A chunk waits for its own delay only, in order per direction (no "
+            "bandwidth limit); TCP_NODELAY on every socket; the proxy runs at real-time priority where it may, so "
+            "that its wake-ups do not queue for a busy core. Round trips = (t_RTT − t_0) ÷ the RTT the proxy adds as "
+            f"measured (÷ {n_small} for apply: per migration), the median over rounds of each round's difference. "
+            "Each (tool, RTT) pair is one entry of the rotation, so a tool's two runs are mostly neighbours. A tool "
+            "that works while it waits for the server (schemagate reads and checksums its scripts while it connects) "
+            "hides part of the network time behind that work: a count is what the network costs in wall time, which "
+            "can be less than the round trips on the wire. Apply runs into a fresh database each time; no-op runs "
+            f"against {n_small} applied. TLS: ssl=on with a CA and an RSA 2048 server certificate made by openssl "
+            "for this run; PGSSLMODE=verify-full and PGSSLROOTCERT for schemagate and psql, connecting to 127.0.0.1; "
+            "the plain runs of that table are measured again in the same rotation. The first column of handshake "
+            "round trips also holds the handshake's CPU time (both sides' signatures, loading the CA); the second "
+            "takes the same difference at RTT 0 ms out.")
     notes += skipped
 
     md = [
@@ -798,6 +1135,8 @@ def main_bench(args):
         "",
         *targets,
         "",
+        *([f"## Over a network: RTT {rtt_ms:g} ms through a delaying proxy (issue 15)", "", *net_lines,
+           "Targets (issue 15):", "", *net_targets, ""] if net_lines else []),
         "## How it was measured",
         "",
         *[f"- {n}" for n in notes],
@@ -807,6 +1146,10 @@ def main_bench(args):
     print(table)
     print()
     print("\n".join(targets))
+    if net_lines:
+        print()
+        print("\n".join(net_lines))
+        print("\n".join(net_targets))
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
@@ -847,13 +1190,19 @@ def main():
     p.add_argument("--files", type=int, default=1000)
     p.add_argument("--many", type=int, default=50)
     p.add_argument("--no-micro", action="store_true", help="skip the criterion benches")
-    p.add_argument("--scenarios", default="apply,noop,many,version",
-                   help="comma-separated subset of apply,noop,many,version (for development)")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS),
+                   help=f"comma-separated subset of {','.join(SCENARIOS)} (for development)")
+    p.add_argument("--rtt-ms", type=float, default=2.0,
+                   help="the round trip the latency and tls scenarios add through their proxy")
     p.add_argument("--compare", default="", metavar="LABEL=PATH",
                    help="also run another schemagate binary (e.g. the previous commit's) in every scenario")
     p.add_argument("--out", default=os.path.join(REPO, "bench/results/latest.md"))
     p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     args = p.parse_args()
+    args.scenarios = [x.strip() for x in args.scenarios.split(",") if x.strip()]
+    unknown = [x for x in args.scenarios if x not in SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenario {', '.join(unknown)}; choose from {','.join(SCENARIOS)}")
 
     def on_signal(sig, _frame):
         sys.exit(128 + sig)

@@ -2,7 +2,9 @@
 # It builds the shipped static binary, starts its own PostgreSQL (fsync on), builds sqlx-cli
 # and refinery_cli into bench/.peers when absent (PEERS=0 skips them), runs every tool
 # interleaved, runs the criterion micro-benchmarks (benches/core.rs), and prints one Markdown
-# table, also written to bench/results/latest.md.
+# table, also written to bench/results/latest.md. The latency and tls scenarios go through a
+# delaying proxy the bench starts itself (RTT 0 and 2 ms); run them alone, without replacing
+# the committed results, with `make bench BENCH_ARGS="--scenarios latency,tls --out /tmp/l.md"`.
 
 PEERS ?= 1
 # 11, not the 7 the issue asks at least: an apply of 1000 files is fsync-bound, and on this kind
@@ -20,6 +22,7 @@ bench-deps: deps
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v runuser >/dev/null || missing="$$missing util-linux"; \
+	test -x /usr/bin/openssl || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
