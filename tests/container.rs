@@ -64,14 +64,18 @@ fn report(line: &str) {
 }
 
 /// Runs `make <target>` in the environment `make test` started with. cargo gives a test the
-/// variables it gives a build script (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …); ring's build
-/// script tracks `CARGO_MANIFEST_DIR`, so with them the static build that `make test` has just
-/// finished would be rebuilt from ring up (77 s on this machine).
+/// variables it gives a build script (`CARGO_MANIFEST_DIR`, `OUT_DIR`, …) and the ones our
+/// build script sets (`SCHEMAGATE_COMMIT`, `SCHEMAGATE_TARGET`); build scripts track some of
+/// them (ring `CARGO_MANIFEST_DIR` and `OUT_DIR`, ours `SCHEMAGATE_COMMIT`), so with them the
+/// static build that `make test` has just finished would be rebuilt from ring up (77 s here).
 fn make(target: &str) -> Result<(), String> {
     let mut cmd = Command::new("make");
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("CARGO_") && !matches!(&*key, "CARGO_HOME" | "CARGO_TARGET_DIR") {
+        let from_cargo = (key.starts_with("CARGO_")
+            && !matches!(&*key, "CARGO_HOME" | "CARGO_TARGET_DIR"))
+            || matches!(&*key, "OUT_DIR" | "SCHEMAGATE_COMMIT" | "SCHEMAGATE_TARGET");
+        if from_cargo {
             cmd.env_remove(&*key);
         }
     }

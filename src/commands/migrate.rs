@@ -118,8 +118,12 @@ impl Run<'_> {
         history::use_schema(client, &t)
             .await
             .map_err(|e| db_failure("setting search_path", &e, self.stop))?;
-        // Another runner may have finished while this one waited for the lock.
-        let applied = self.read_history(c).await?.unwrap_or_default();
+        // Read under the lock: another runner may have finished while this one waited. A
+        // table just created is read again for the baseline row it may hold.
+        let applied = match before {
+            Some(applied) => applied,
+            None => self.read_history(c).await?.unwrap_or_default(),
+        };
         let plan = w.plan(&applied);
         if let Some(f) = w.failure(&plan).await {
             return Err(f);

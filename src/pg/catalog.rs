@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use crate::core::lint::facts::{EMPTY_BYTES, Index, Live, Table};
 use crate::core::lint::parse::{self, Name};
@@ -78,8 +79,9 @@ pub async fn read(
     small_rows: u64,
 ) -> Result<Live, tokio_postgres::Error> {
     let mut live = Live::default();
+    // Typed queries go in one round trip; `query_one` with text would prepare first.
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT current_setting('server_version_num')::int4, current_setting('TimeZone')",
             &[],
         )
@@ -95,11 +97,11 @@ pub async fn read(
     };
     let names: Vec<String> = wanted.tables.iter().map(Name::sql).collect();
     if !names.is_empty() {
-        for (n, row) in wanted
-            .tables
-            .iter()
-            .zip(client.query(TABLES, &[&names]).await?)
-        {
+        for (n, row) in wanted.tables.iter().zip(
+            client
+                .query_typed(TABLES, &[(&names, Type::TEXT_ARRAY)])
+                .await?,
+        ) {
             if !row.get::<_, bool>(1) {
                 live.tables.insert(n.clone(), None);
                 continue;
@@ -152,7 +154,10 @@ pub async fn read(
     }
     let names: Vec<String> = wanted.indexes.iter().map(Name::sql).collect();
     if !names.is_empty() {
-        for row in client.query(INDEXES, &[&names]).await? {
+        for row in client
+            .query_typed(INDEXES, &[(&names, Type::TEXT_ARRAY)])
+            .await?
+        {
             let key: String = row.get(0);
             let (Some(index), Some(table)) =
                 (parse::name(&key), parse::name(&row.get::<_, String>(1)))
@@ -178,7 +183,14 @@ pub async fn read(
             })
             .unzip();
         for row in client
-            .query(FUNCTIONS, &[&wanted.functions, &schemas, &bare])
+            .query_typed(
+                FUNCTIONS,
+                &[
+                    (&wanted.functions, Type::TEXT_ARRAY),
+                    (&schemas, Type::TEXT_ARRAY),
+                    (&bare, Type::TEXT_ARRAY),
+                ],
+            )
             .await?
         {
             live.volatile.insert(row.get(0), row.get(1));
@@ -186,7 +198,10 @@ pub async fn read(
     }
     let types: Vec<String> = wanted.types.iter().map(Name::sql).collect();
     if !types.is_empty() {
-        for row in client.query(DOMAINS, &[&types]).await? {
+        for row in client
+            .query_typed(DOMAINS, &[(&types, Type::TEXT_ARRAY)])
+            .await?
+        {
             if let Some(n) = parse::name(&row.get::<_, String>(0)) {
                 live.constrained_domains.insert(n);
             }

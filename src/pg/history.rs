@@ -1,5 +1,6 @@
 //! The history table (SPEC §5): Flyway's `flyway_schema_history` layout, read, created under the lock, and written.
 
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, GenericClient, SimpleQueryMessage};
 
 use crate::core::flight::{literal, literal_or_null};
@@ -122,11 +123,11 @@ pub async fn ensure(
     create_schemas: bool,
 ) -> Result<Ensured, tokio_postgres::Error> {
     let exists = client
-        .query_one(
+        .query_typed_one(
             "SELECT (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) IS NOT NULL, \
              EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                      WHERE n.nspname = $1 AND c.relname = $2)",
-            &[&table.schema, &table.name],
+            &[(&table.schema, Type::NAME), (&table.name, Type::NAME)],
         )
         .await?;
     let (schema_exists, table_exists): (bool, bool) = (exists.get(0), exists.get(1));
@@ -188,8 +189,9 @@ pub async fn ensure(
 /// each migration, so that unqualified names in scripts land in `SCHEMAGATE_SCHEMA`.
 /// Left alone when the path already starts with it.
 pub async fn use_schema(client: &Client, table: &Table) -> Result<(), tokio_postgres::Error> {
+    // Typed queries go in one round trip; `query_one` with text would prepare first.
     let current: String = client
-        .query_one("SELECT current_setting('search_path')", &[])
+        .query_typed_one("SELECT current_setting('search_path')", &[])
         .await?
         .get(0);
     let first = quote_ident(&table.schema);
@@ -205,9 +207,9 @@ pub async fn use_schema(client: &Client, table: &Table) -> Result<(), tokio_post
             format!("{first}, {current}")
         };
         client
-            .query_one(
+            .query_typed_one(
                 "SELECT pg_catalog.set_config('search_path', $1, false)",
-                &[&path],
+                &[(&path, Type::TEXT)],
             )
             .await?;
     }
@@ -349,10 +351,10 @@ pub async fn schema_has_objects(
     table: &Table,
 ) -> Result<bool, tokio_postgres::Error> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relname <> $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f'))",
-            &[&table.schema, &table.name],
+            &[(&table.schema, Type::NAME), (&table.name, Type::NAME)],
         )
         .await?;
     Ok(row.get(0))

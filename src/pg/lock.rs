@@ -5,6 +5,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use crate::core::outcome::{Failure, FailureKind};
 use crate::runtime::Stop;
@@ -38,9 +39,9 @@ fn key_halves(key: i64) -> (u32, u32) {
 pub async fn is_held(client: &Client, key: i64) -> Result<bool, tokio_postgres::Error> {
     let (classid, objid) = key_halves(key);
     let row = client
-        .query_one(
+        .query_typed_one(
             &format!("SELECT EXISTS (SELECT 1 {HELD})"),
-            &[&classid, &objid],
+            &[(&classid, Type::OID), (&objid, Type::OID)],
         )
         .await?;
     Ok(row.get(0))
@@ -85,15 +86,6 @@ pub async fn acquire(
     stop: &Stop,
 ) -> Result<(), Failure> {
     let start = Instant::now();
-    let try_lock = client
-        .prepare("SELECT pg_catalog.pg_try_advisory_lock($1)")
-        .await
-        .map_err(|e| {
-            Failure::new(
-                FailureKind::Unavailable,
-                format!("preparing the lock query: {e}"),
-            )
-        })?;
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(50))
         .with_max_delay(Duration::from_secs(1))
@@ -105,8 +97,12 @@ pub async fn acquire(
     let mut holder = String::new();
     loop {
         stop.check("waiting for the migration lock")?;
+        // Typed, so that each try is one round trip with nothing to prepare.
         let got: bool = client
-            .query_one(&try_lock, &[&key])
+            .query_typed_one(
+                "SELECT pg_catalog.pg_try_advisory_lock($1)",
+                &[(&key, Type::INT8)],
+            )
             .await
             .map_err(|e| {
                 Failure::new(
@@ -154,7 +150,10 @@ pub async fn acquire(
 /// Releases the lock. A session that has died has already released it on the server.
 pub async fn release(client: &Client, key: i64) {
     match client
-        .query_one("SELECT pg_catalog.pg_advisory_unlock($1)", &[&key])
+        .query_typed_one(
+            "SELECT pg_catalog.pg_advisory_unlock($1)",
+            &[(&key, Type::INT8)],
+        )
         .await
     {
         Ok(r) if r.get::<_, bool>(0) => tracing::debug!(lock_key = key, "migration lock released"),
