@@ -9,6 +9,7 @@ pub mod flight;
 pub mod hint;
 pub mod lexer;
 pub mod lint;
+pub mod metrics;
 pub mod outcome;
 pub mod placeholders;
 pub mod plan;
