@@ -2,15 +2,16 @@
 //!
 //! `raw` reads names (the environment list, `NAME_FILE` forms) into plain strings; `settings`
 //! and `connection` validate them into [`Settings`]; `conninfo` parses libpq connection
-//! strings and `jdbc` pgjdbc URLs; `values` holds the shared value syntaxes. Nothing here
-//! touches `std::env` or `std::fs`: the caller passes the environment and a [`SecretFiles`]
-//! reader.
+//! strings and `jdbc` pgjdbc URLs; `pushgateway` validates where metrics are pushed; `values`
+//! holds the shared value syntaxes. Nothing here touches `std::env` or `std::fs`: the caller
+//! passes the environment and a [`SecretFiles`] reader.
 
 pub mod conn;
 mod connection;
 mod conninfo;
 pub mod flyway;
 mod jdbc;
+pub mod pushgateway;
 mod raw;
 mod settings;
 mod values;

@@ -85,6 +85,11 @@ pub const SETTINGS: &[&str] = &[
     "LOG_FORMAT",
     "LOG",
     "TERMINATION_LOG",
+    "PUSHGATEWAY_URL",
+    "PUSHGATEWAY_JOB",
+    "PUSHGATEWAY_USERNAME",
+    "PUSHGATEWAY_PASSWORD",
+    "PUSHGATEWAY_TOKEN",
 ];
 
 /// The libpq variables read (SPEC §2), each also in its `_FILE` form. [`RawPg`] mirrors them.
@@ -105,8 +110,8 @@ pub(crate) const LIBPQ_VARS: &[&str] = &[
     "PGTARGETSESSIONATTRS",
 ];
 
-/// `SCHEMAGATE_*` values as given, empty meaning unset. No `Debug`: `database_url` may hold a
-/// password.
+/// `SCHEMAGATE_*` values as given, empty meaning unset. No `Debug`: `database_url`,
+/// `pushgateway_url`, `pushgateway_password` and `pushgateway_token` may hold secrets.
 #[derive(Deserialize, Default)]
 #[cfg_attr(test, derive(serde::Serialize))]
 pub(crate) struct RawSettings {
@@ -152,6 +157,11 @@ pub(crate) struct RawSettings {
     pub log_format: Option<String>,
     pub log: Option<String>,
     pub termination_log: Option<String>,
+    pub pushgateway_url: Option<String>,
+    pub pushgateway_job: Option<String>,
+    pub pushgateway_username: Option<String>,
+    pub pushgateway_password: Option<String>,
+    pub pushgateway_token: Option<String>,
 }
 
 /// `PG*` values as given, empty meaning unset. No `Debug`: `password`.
@@ -571,6 +581,17 @@ pub(crate) mod tests {
                 field.to_uppercase()
             );
         }
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../../README.md");
+        let missing: Vec<String> = SETTINGS
+            .iter()
+            .map(|s| format!("`{PREFIX}{s}`"))
+            .filter(|s| !readme.contains(s.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "README \"Settings\" lacks {missing:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::conn::ConnSettings;
 use super::connection;
+use super::pushgateway::{self, Pushgateway};
 use super::raw::{Env, PREFIX, Raw, SecretFiles};
 use super::values::{MAX_IDENTIFIER_BYTES, boolean, bytes, duration, is_version};
 use crate::core::backfill::{self, Limits};
@@ -116,6 +117,9 @@ pub struct Settings {
     pub log_filter: String,
     /// `SCHEMAGATE_TERMINATION_LOG` (`/dev/termination-log`).
     pub termination_log: PathBuf,
+    /// `SCHEMAGATE_PUSHGATEWAY_URL` and its credentials and job: where `migrate` pushes its
+    /// metrics; `None` pushes nothing.
+    pub pushgateway: Option<Pushgateway>,
     /// What the configuration accepted but the operator should hear about (a setting that
     /// is ignored, a Flyway option without effect here); logged once logging is up.
     pub warnings: Vec<String>,
@@ -186,6 +190,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("termination_log", &self.termination_log)
+            .field("pushgateway", &self.pushgateway)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -317,6 +322,7 @@ impl Check<'_> {
                     .as_deref()
                     .unwrap_or("/dev/termination-log"),
             ),
+            pushgateway: pushgateway::resolve(s, self.problems, self.warnings),
             conn: conn?,
             warnings: std::mem::take(self.warnings),
         })
@@ -1299,6 +1305,43 @@ mod tests {
         assert_eq!(
             s.conn.redacted_url(),
             "postgres://app:***@db:5432/app?sslmode=prefer"
+        );
+    }
+
+    #[test]
+    fn pushgateway_settings_are_read_from_variables_and_files() {
+        use crate::config::pushgateway::PushAuth;
+        assert_eq!(ok(&[]).pushgateway, None);
+        let s = run(
+            &[
+                ("PGUSER", "app"),
+                ("SCHEMAGATE_PUSHGATEWAY_URL_FILE", "/s/url"),
+                ("SCHEMAGATE_PUSHGATEWAY_USERNAME", "ci"),
+                ("SCHEMAGATE_PUSHGATEWAY_PASSWORD_FILE", "/s/pw"),
+                ("SCHEMAGATE_PUSHGATEWAY_JOB", "shop"),
+            ],
+            &[
+                ("/s/url", "https://gw.example:9091\n"),
+                ("/s/pw", "hunter2\n"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let g = s.pushgateway.clone().unwrap();
+        assert_eq!(g.url, "https://gw.example:9091");
+        assert_eq!(g.job, "shop");
+        assert!(
+            matches!(g.auth, PushAuth::Basic { ref username, ref password } if username == "ci" && password.expose() == "hunter2")
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let e = err(&[("SCHEMAGATE_PUSHGATEWAY_URL", "http://u:hunter2@gw:0")]);
+        assert!(
+            e.contains("SCHEMAGATE_PUSHGATEWAY_URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let e = err(&[("SCHEMAGATE_PUSHGATEWAY_ULR", "http://gw")]);
+        assert!(
+            e.contains("did you mean SCHEMAGATE_PUSHGATEWAY_URL?"),
+            "{e}"
         );
     }
 }
