@@ -20,6 +20,7 @@ use crate::pg::exec::{self, Ctx, InvalidIndex, Ready, Watch, describe_error, lab
 use crate::pg::history::{self, Table};
 use crate::pg::lock;
 use crate::runtime::Stop;
+use crate::telemetry::Recorder;
 
 /// What the final summary line reports, filled in as the run goes.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +45,8 @@ pub struct Run<'a> {
     pub(crate) format: Format,
     /// `plan undo`: `plan` prints what `undo` would run.
     pub plan_undo: bool,
+    /// Where the run's metrics go as they arise (off unless they are pushed).
+    pub metrics: Recorder,
     /// The connection target with schemagate's session defaults added.
     pub(crate) conn: ConnSettings,
     /// The scripts, started before the run (as the process starts): the first attempt takes
@@ -253,6 +256,7 @@ impl<'a> Run<'a> {
             deadline,
             format,
             plan_undo: false,
+            metrics: Recorder::off(),
             conn,
             started: std::cell::Cell::new(Some(scripts)),
         }
@@ -263,7 +267,13 @@ impl<'a> Run<'a> {
     pub(crate) async fn connect(&self, read_history: bool) -> Result<Session, Failure> {
         let early = read_history.then(|| table(self.settings).select_sql());
         let attempt = async {
-            match connect_with_retry(&self.conn, self.settings.wait_timeout, early.as_deref()).await
+            match connect_with_retry(
+                &self.conn,
+                self.settings.wait_timeout,
+                early.as_deref(),
+                &self.metrics,
+            )
+            .await
             {
                 // PgBouncer refuses the `options` startup parameter unless its admin lists it
                 // in ignore_startup_parameters. Connect without ours and set them per
@@ -276,6 +286,7 @@ impl<'a> Run<'a> {
                         &self.settings.conn,
                         self.settings.wait_timeout,
                         early.as_deref(),
+                        &self.metrics,
                     )
                     .await?;
                     let set = format!(
@@ -439,6 +450,8 @@ impl<'a> Run<'a> {
         let plan = w.plan(applied.as_deref().unwrap_or_default());
         report.before = plan.current.clone();
         report.after = plan.current.clone();
+        self.metrics
+            .record(|m| m.schema_version.clone_from(&plan.current));
         if command == Command::Wait {
             // `wait` opens a session per poll and closes each itself, this one too.
             drop(_registration);
@@ -503,6 +516,7 @@ impl<'a> Run<'a> {
             statement_timeout: self.settings.statement_timeout,
             lock_retries: self.settings.lock_retries,
             stop: self.stop,
+            metrics: &self.metrics,
             before_each,
             after_each,
         }
@@ -545,7 +559,9 @@ impl<'a> Run<'a> {
         let key = lock::lock_key(&self.settings.schema, &self.settings.table);
         let left = self.deadline.saturating_duration_since(Instant::now());
         let wait = self.settings.lock_wait.unwrap_or(left).min(left);
-        if let Err(f) = lock::acquire(&lock_session.client, key, wait, self.stop).await {
+        if let Err(f) =
+            lock::acquire(&lock_session.client, key, wait, self.stop, &self.metrics).await
+        {
             lock_session.close().await;
             return Err(f);
         }

@@ -9,3 +9,4 @@ pub mod fsio;
 pub mod output;
 pub mod pg;
 pub mod runtime;
+pub mod telemetry;

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use schemagate::app::{Report, Run, read_scripts_aside};
 use schemagate::cli::{self, Command, Format};
 use schemagate::config;
+use schemagate::core::metrics::Build;
 use schemagate::core::outcome::{EXIT_CODES, Failure, FailureKind, exit_code};
 use schemagate::fsio::FsSecretFiles;
 use schemagate::output;
 use schemagate::runtime::{Stop, watch_signals_and_deadline};
+use schemagate::telemetry;
 
 /// The shipped static binary links musl, whose allocator unmaps and maps pages again as a
 /// run allocates and frees (hundreds of mmap/munmap calls while reading 1000 scripts) and
@@ -55,6 +57,14 @@ fn tally(command: &str, report: &Report) -> String {
     }
 }
 
+/// SPEC §3's name of an exit code.
+fn code_name(code: u8) -> &'static str {
+    EXIT_CODES
+        .iter()
+        .find(|e| e.code == code)
+        .map_or("internal", |e| e.name)
+}
+
 fn finish(
     outcome: &Result<(), Failure>,
     command: Command,
@@ -63,10 +73,7 @@ fn finish(
     env: &[(String, String)],
 ) -> ExitCode {
     let code = exit_code(outcome);
-    let name = EXIT_CODES
-        .iter()
-        .find(|e| e.code == code)
-        .map_or("internal", |e| e.name);
+    let name = code_name(code);
     let duration_ms = started.elapsed().as_millis() as u64;
     let command = format!("{command:?}").to_lowercase();
     let before = report.before.as_deref().unwrap_or("<none>");
@@ -308,6 +315,15 @@ fn main() -> ExitCode {
             );
         }
     };
+    let (metrics, pusher) = telemetry::start(
+        &settings,
+        cli.command == Command::Migrate,
+        started,
+        Build {
+            version: VERSION,
+            commit: env!("SCHEMAGATE_COMMIT"),
+        },
+    );
     let mut report = Report::default();
     let outcome = runtime.block_on(async {
         let stop = Stop::new();
@@ -325,6 +341,7 @@ fn main() -> ExitCode {
         } else {
             let mut run = Run::new(&settings, &stop, deadline, cli.format, scripts);
             run.plan_undo = cli.plan_undo;
+            run.metrics = metrics.clone();
             run.run(cli.command, &mut report).await
         };
         watcher.abort();
@@ -348,5 +365,9 @@ fn main() -> ExitCode {
         f.message = flyway.relabel(&f.message);
         f
     });
+    if let Some(pusher) = pusher {
+        let code = exit_code(&outcome);
+        pusher.finish(code, code_name(code));
+    }
     finish(&outcome, cli.command, &report, started, &env)
 }

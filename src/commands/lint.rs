@@ -12,6 +12,7 @@ use crate::core::discover::{Entry, Script, discover};
 use crate::core::lint::facts::Live;
 use crate::core::lint::report::{self, Format};
 use crate::core::lint::{self, Input, Lint, Options, Severity};
+use crate::core::metrics::LintCounts;
 use crate::core::outcome::{Failure, FailureKind};
 use crate::core::placeholders::{self, Resolved, Values};
 use crate::core::plan::{self, Plan};
@@ -19,6 +20,7 @@ use crate::core::script::{Kind, Version, parse_name};
 use crate::core::split::{self, Statement, non_transactional_reason};
 use crate::pg::connect::connect_with_retry;
 use crate::pg::{catalog, exec, history};
+use crate::telemetry::Recorder;
 
 /// A script ready to be linted, owning its resolved text.
 struct Owned {
@@ -193,6 +195,16 @@ impl Run<'_> {
         for f in &result.findings {
             log_finding(f, mode == LintMode::Warn);
         }
+        // Set, not added: a run that reconnects lints its pending scripts again.
+        let mut counts = LintCounts::default();
+        for f in result.findings.iter().filter(|f| f.allowed.is_none()) {
+            match f.severity {
+                Severity::Error => counts.error += 1,
+                Severity::Warning => counts.warning += 1,
+                Severity::Info => counts.info += 1,
+            }
+        }
+        self.metrics.record(|m| m.lint = counts);
         if mode == LintMode::Enforce && result.errors() > 0 {
             return Err(refusal(&result));
         }
@@ -284,7 +296,7 @@ pub async fn lint_command(
         None
     } else {
         // One attempt, no wait: a linter in CI must not hang on an unreachable database.
-        match connect_with_retry(&settings.conn, Duration::ZERO, None).await {
+        match connect_with_retry(&settings.conn, Duration::ZERO, None, &Recorder::off()).await {
             Ok(s) => Some(s),
             Err(f) => {
                 tracing::warn!(error = %f.message, "lint: could not connect; linting statically (rule severity, no live sizes)");

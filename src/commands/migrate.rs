@@ -130,6 +130,8 @@ impl Run<'_> {
         }
         report.before = plan.current.clone();
         report.after = plan.current.clone();
+        self.metrics
+            .record(|m| m.schema_version.clone_from(&plan.current));
         if plan.pending.is_empty() {
             tracing::info!(
                 schema_version = plan.current.as_deref().unwrap_or(""),
@@ -217,6 +219,8 @@ impl Run<'_> {
                             "contract script {what} deferred, with every script after it: {reason}. It runs in a later migrate once no older app version is connected"
                         );
                         report.deferral = Some(reason);
+                        let deferred = report.deferred.len() as u64;
+                        self.metrics.record(|m| m.deferred_contracts = deferred);
                         break;
                     }
                 }
@@ -241,6 +245,11 @@ impl Run<'_> {
                         current = Some(v.clone());
                         report.after = Some(v.as_str().to_string());
                     }
+                    self.metrics.record(|m| {
+                        m.migrations_applied += 1;
+                        m.migration_seconds.observe(done.millis as f64 / 1000.0);
+                        m.schema_version.clone_from(&report.after);
+                    });
                     match done.rows {
                         Some(rows) => tracing::info!(
                             migration = %what, script = %ready.script.path, duration_ms = done.millis, batches = done.statements, rows,

@@ -100,6 +100,11 @@ impl Ctx<'_> {
                 Ok(Batch::Changed(n)) => {
                     tally.batches += 1;
                     tally.rows += n;
+                    let per_second = rate(tally.rows, start.elapsed());
+                    self.metrics.record(|m| {
+                        m.backfill_rows += n;
+                        m.backfill_rows_per_second = per_second as f64;
+                    });
                     conflicts = 0;
                     timeouts_at_min = 0;
                     if tally.batches > limits.max_batches {

@@ -30,6 +30,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::config::conn::{ConnSettings, SslMode, SslNegotiation, TargetSessionAttrs};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::pg::tls::{self, Verification};
+use crate::telemetry::Recorder;
 
 /// Idle time before the first keepalive probe. With the interval and count below a peer that
 /// vanished without a FIN or RST (node lost, network partition) is detected within
@@ -222,10 +223,13 @@ pub async fn connect_once(conn: &ConnSettings) -> Result<Session, ConnectError> 
 /// `early`: a query sent together with the session's identity query, in the same round trip
 /// (tokio-postgres pipelines them); its answer waits in [`Session::early`]. Every pod start
 /// reads the history this way, without a round trip of its own.
+///
+/// Each attempt is counted in `metrics`.
 pub async fn connect_with_retry(
     conn: &ConnSettings,
     wait_timeout: Duration,
     early: Option<&str>,
+    metrics: &Recorder,
 ) -> Result<Session, Failure> {
     let mut target = Target::new(conn)?;
     target.early = early.map(str::to_string);
@@ -253,6 +257,7 @@ pub async fn connect_with_retry(
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
+        metrics.record(|m| m.connect_attempts += 1);
         let error = match target.pass(per_host).await {
             Ok(session) => {
                 tracing::info!(
@@ -1798,6 +1803,7 @@ mod tests {
             &settings("127.0.0.1", SslMode::Disable),
             Duration::from_secs(2),
             None,
+            &Recorder::off(),
         )
         .await
         .unwrap_err();
@@ -1815,10 +1821,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_wait_makes_exactly_one_attempt() {
+        let metrics = Recorder::on();
         let failure = connect_with_retry(
             &settings("127.0.0.1", SslMode::Disable),
             Duration::ZERO,
             None,
+            &metrics,
         )
         .await
         .unwrap_err();
@@ -1827,6 +1835,7 @@ mod tests {
             "{}",
             failure.message
         );
+        assert_eq!(metrics.snapshot().map(|m| m.connect_attempts), Some(1));
     }
 
     #[tokio::test]
@@ -1835,7 +1844,7 @@ mod tests {
         c.sslrootcert = Some(crate::config::conn::RootCerts::File(
             "/nonexistent/ca.pem".into(),
         ));
-        let failure = connect_with_retry(&c, Duration::from_secs(30), None)
+        let failure = connect_with_retry(&c, Duration::from_secs(30), None, &Recorder::off())
             .await
             .unwrap_err();
         assert_eq!(failure.kind, Config);
@@ -1848,6 +1857,7 @@ mod tests {
             &settings("", SslMode::Prefer),
             Duration::from_secs(30),
             None,
+            &Recorder::off(),
         )
         .await
         .unwrap_err();

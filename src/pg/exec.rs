@@ -26,6 +26,7 @@ use crate::pg::companions::Companions;
 use crate::pg::connect::classify;
 use crate::pg::history::{self, NewRow, Table};
 use crate::runtime::Stop;
+use crate::telemetry::Recorder;
 
 /// A script split and ready to run.
 #[derive(Debug)]
@@ -100,6 +101,8 @@ pub struct Ctx<'a> {
     pub statement_timeout: Option<Duration>,
     pub lock_retries: u32,
     pub stop: &'a Stop,
+    /// Where a backfill's progress goes as its batches commit.
+    pub metrics: &'a Recorder,
     pub before_each: &'a [Ready<'a>],
     pub after_each: &'a [Ready<'a>],
 }

@@ -9,6 +9,7 @@ use tokio_postgres::types::Type;
 
 use crate::core::outcome::{Failure, FailureKind};
 use crate::runtime::Stop;
+use crate::telemetry::Recorder;
 
 /// Flyway's lock key (reference §4): `0x466C79776179` ("Flyway") plus Java's `String.hashCode`
 /// of `"schema"."table"`, so that Flyway and schemagate exclude each other on one table.
@@ -78,14 +79,23 @@ async fn describe_holder(client: &Client, key: i64) -> String {
 }
 
 /// Takes the session-level lock, polling with jittered backoff until `wait` runs out.
-/// Never blocks in the server: an abandoned wait leaves nothing queued there.
+/// Never blocks in the server: an abandoned wait leaves nothing queued there. The time
+/// waited goes to `metrics` as it passes, so a push during a long wait shows it.
 pub async fn acquire(
     client: &Client,
     key: i64,
     wait: Duration,
     stop: &Stop,
+    metrics: &Recorder,
 ) -> Result<(), Failure> {
     let start = Instant::now();
+    let mut counted = Duration::ZERO;
+    let mut count_wait = || {
+        let waited = start.elapsed();
+        let new = waited.saturating_sub(counted);
+        counted = waited;
+        metrics.record(|m| m.lock_wait_seconds += new.as_secs_f64());
+    };
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(50))
         .with_max_delay(Duration::from_secs(1))
@@ -111,6 +121,7 @@ pub async fn acquire(
                 )
             })?
             .get(0);
+        count_wait();
         if got {
             if start.elapsed() >= Duration::from_secs(1) {
                 tracing::info!(
