@@ -47,12 +47,15 @@ nextest:
 	  echo "installing cargo-nextest"; $(CARGO) install --locked --quiet cargo-nextest; }
 
 ## PostgreSQL server binaries (the tests start their own servers from them), PgBouncer (the
-## pooler tests put one in front of a server), and libclang with its builtin headers (the
-## pg_query dev-dependency, PostgreSQL's own parser, runs bindgen when it builds).
+## pooler tests put one in front of a server), a Prometheus Pushgateway and promtool (the
+## metrics tests push to one and lint what they pushed), and libclang with its builtin
+## headers (the pg_query dev-dependency, PostgreSQL's own parser, runs bindgen when it builds).
 deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql-15"; \
 	test -x /usr/sbin/pgbouncer || missing="$$missing pgbouncer"; \
+	test -x /usr/bin/prometheus-pushgateway || missing="$$missing prometheus-pushgateway"; \
+	test -x /usr/bin/promtool || missing="$$missing prometheus"; \
 	dpkg -s libclang1-14 libclang-common-14-dev >/dev/null 2>&1 || missing="$$missing libclang1-14 libclang-common-14-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \

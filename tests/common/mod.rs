@@ -104,6 +104,12 @@
 //! certificates; also `self_signed`, `expired`, `client_cert_for(user)`), [`psql`] and
 //! [`psql_query`]`(conninfo, sql)` for checks that need libpq itself (TLS).
 //!
+//! # Metrics receivers
+//! [`Pushgateway`]`::start()` (Debian's `prometheus-pushgateway`, memory only; `url()`,
+//! `scrape()` → [`Scrape`] with `get(name, labels)`), [`promtool_check`]`(text)`, and
+//! [`HttpRecorder`]`::start(`[`Answer`]`)`: a listener that records each request (method,
+//! path, headers, body) and answers with a status, or never answers.
+//!
 //! # Running as root, and leaks
 //! PostgreSQL refuses to run as root. When the tests run as root (CI, containers), `initdb`
 //! and `postgres` run as the `postgres` user if it exists, else `nobody` (`SG_TEST_PG_USER`
@@ -2199,11 +2205,14 @@ impl fmt::Display for Outcome {
 }
 
 mod pgbouncer;
+mod pushgateway;
 mod schemagate;
 mod standby;
 // A test file uses only some of these (harness_smoke runs no binary at all).
 #[allow(unused_imports)]
 pub use pgbouncer::*;
+#[allow(unused_imports)]
+pub use pushgateway::*;
 #[allow(unused_imports)]
 pub use schemagate::*;
 #[allow(unused_imports)]
