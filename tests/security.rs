@@ -12,6 +12,12 @@
 //!   `verify-full`, each with and without a root certificate. A verification failure exits
 //!   77 after exactly one attempt, even with a 60 s wait; a server without TLS is never used
 //!   in plaintext.
+//! - `pushgateway_credential_matrix` (issue 16): the same kind of password as the metrics
+//!   push's credential — in the URL's userinfo, in a URL file, as a password, a password file
+//!   or a bearer token file — crossed with a gateway that accepts, refuses (401) or never
+//!   answers, a failing migration, a database that is down and a malformed setting beside
+//!   it. The gateway receives exactly the Authorization header it should, and neither the
+//!   password in any form nor the header appears in stdout, stderr or the termination log.
 //!
 //! Every cell ends with the same invariant: no planted secret in any output, no schemagate
 //! session left in `pg_stat_activity`, no advisory lock left in `pg_locks`. Cells run in
@@ -102,26 +108,10 @@ fn pct(s: &str) -> String {
         .collect()
 }
 
-/// Standard base64 with padding, as a Kubernetes Secret's `data` holds it.
+/// Standard base64 with padding, as a Kubernetes Secret's `data` holds it (and HTTP basic
+/// auth sends a credential).
 fn base64(bytes: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    schemagate::core::metrics::base64(bytes, schemagate::core::metrics::BASE64)
 }
 
 /// libpq's quoting inside `'…'`: `\` and `'` are escaped with a backslash.
@@ -1299,6 +1289,299 @@ fn tls_matrix() {
     report(
         &format!(
             "TLS matrix (server certificate × client sslmode → exit code), {:.1?}",
+            started.elapsed()
+        ),
+        &results,
+        &rows,
+        &cols,
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 16: the Pushgateway's credentials
+// ---------------------------------------------------------------------------------------
+
+/// Where the push's credential comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PushSource {
+    /// `SCHEMAGATE_PUSHGATEWAY_URL=http://ci:<percent-encoded>@host:port`.
+    UrlUserinfo,
+    /// The same URL in a file, `SCHEMAGATE_PUSHGATEWAY_URL_FILE`.
+    UrlFile,
+    /// `SCHEMAGATE_PUSHGATEWAY_USERNAME` and `SCHEMAGATE_PUSHGATEWAY_PASSWORD`.
+    Password,
+    /// `SCHEMAGATE_PUSHGATEWAY_USERNAME` and `SCHEMAGATE_PUSHGATEWAY_PASSWORD_FILE`.
+    PasswordFile,
+    /// `SCHEMAGATE_PUSHGATEWAY_TOKEN_FILE`: a bearer token.
+    TokenFile,
+}
+
+const PUSH_SOURCES: [PushSource; 5] = [
+    PushSource::UrlUserinfo,
+    PushSource::UrlFile,
+    PushSource::Password,
+    PushSource::PasswordFile,
+    PushSource::TokenFile,
+];
+
+impl PushSource {
+    fn name(self) -> &'static str {
+        match self {
+            PushSource::UrlUserinfo => "URL user:pw",
+            PushSource::UrlFile => "URL_FILE",
+            PushSource::Password => "PASSWORD",
+            PushSource::PasswordFile => "PASSWORD_FILE",
+            PushSource::TokenFile => "TOKEN_FILE",
+        }
+    }
+}
+
+/// What the gateway, or the run, does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PushEnding {
+    /// The gateway answers 200.
+    Accepted,
+    /// The gateway answers 401 (wrong credentials).
+    Refused,
+    /// The gateway accepts the connection and never answers.
+    Hangs,
+    /// The migration fails (exit 1); the gateway answers 200.
+    MigrationFails,
+    /// The database is not there (exit 69); the gateway answers 200.
+    DatabaseDown,
+    /// A setting around the credential is malformed (exit 78): a bad port in the URL, a
+    /// password without a user name, a token next to a user name and password.
+    ConfigError,
+}
+
+const PUSH_ENDINGS: [PushEnding; 6] = [
+    PushEnding::Accepted,
+    PushEnding::Refused,
+    PushEnding::Hangs,
+    PushEnding::MigrationFails,
+    PushEnding::DatabaseDown,
+    PushEnding::ConfigError,
+];
+
+impl PushEnding {
+    fn name(self) -> &'static str {
+        match self {
+            PushEnding::Accepted => "200",
+            PushEnding::Refused => "401",
+            PushEnding::Hangs => "hangs",
+            PushEnding::MigrationFails => "exit-1",
+            PushEnding::DatabaseDown => "db-down",
+            PushEnding::ConfigError => "config",
+        }
+    }
+
+    fn expected_code(self) -> i32 {
+        match self {
+            PushEnding::Accepted | PushEnding::Refused | PushEnding::Hangs => 0,
+            PushEnding::MigrationFails => 1,
+            PushEnding::DatabaseDown => 69,
+            PushEnding::ConfigError => 78,
+        }
+    }
+
+    fn answer(self) -> Answer {
+        match self {
+            PushEnding::Refused => Answer::Status(401),
+            PushEnding::Hangs => Answer::Never,
+            _ => Answer::Status(200),
+        }
+    }
+}
+
+/// One cell: the planted credential given through `source`, the run ending as `ending`.
+/// The credential reaches the gateway as the header it should, every time a push is made,
+/// and appears nowhere in stdout, stderr or the termination log — not even the header.
+fn run_push_cell(source: PushSource, ending: PushEnding, planted: &Planted) -> CellResult {
+    let rec = HttpRecorder::start(ending.answer());
+    let db = PgServer::shared().fresh_db();
+    let script = if ending == PushEnding::MigrationFails {
+        "SELECT 1/0;"
+    } else {
+        "CREATE TABLE a (id int);"
+    };
+    let scripts = migrations_dir(&[("V1__a.sql", script)]);
+    let files = tempfile::tempdir().unwrap();
+    let mut sg = sg(&db, scripts.path()).timeout(Duration::from_secs(45));
+    if ending == PushEnding::DatabaseDown {
+        sg = sg
+            .env("PGPORT", free_port().to_string())
+            .env("SCHEMAGATE_WAIT_TIMEOUT", "1s");
+    }
+    let port = if ending == PushEnding::ConfigError
+        && matches!(source, PushSource::UrlUserinfo | PushSource::UrlFile)
+    {
+        "99999".to_string()
+    } else {
+        rec.port.to_string()
+    };
+    let with_userinfo = format!("http://ci:{}@127.0.0.1:{port}", pct(&planted.raw));
+    let plain = format!("http://127.0.0.1:{port}");
+    let user = "ci";
+    let expected_header = match source {
+        PushSource::TokenFile => format!("Bearer {}", planted.raw),
+        _ => format!(
+            "Basic {}",
+            base64(format!("{user}:{}", planted.raw).as_bytes())
+        ),
+    };
+    sg = match source {
+        PushSource::UrlUserinfo => sg.env("SCHEMAGATE_PUSHGATEWAY_URL", &with_userinfo),
+        PushSource::UrlFile => sg.env(
+            "SCHEMAGATE_PUSHGATEWAY_URL_FILE",
+            write_file(files.path(), "url", &format!("{with_userinfo}\n")),
+        ),
+        PushSource::Password => sg
+            .env("SCHEMAGATE_PUSHGATEWAY_URL", &plain)
+            .env("SCHEMAGATE_PUSHGATEWAY_PASSWORD", &planted.raw),
+        PushSource::PasswordFile => sg.env("SCHEMAGATE_PUSHGATEWAY_URL", &plain).env(
+            "SCHEMAGATE_PUSHGATEWAY_PASSWORD_FILE",
+            write_file(files.path(), "password", &format!("{}\n", planted.raw)),
+        ),
+        PushSource::TokenFile => sg.env("SCHEMAGATE_PUSHGATEWAY_URL", &plain).env(
+            "SCHEMAGATE_PUSHGATEWAY_TOKEN_FILE",
+            write_file(files.path(), "token", &format!("{}\n", planted.raw)),
+        ),
+    };
+    let needs_user = matches!(source, PushSource::Password | PushSource::PasswordFile);
+    match ending {
+        // A password without its user name.
+        PushEnding::ConfigError if needs_user => {}
+        // A user name and password beside the token: two sources.
+        PushEnding::ConfigError if source == PushSource::TokenFile => {
+            sg = sg
+                .env("SCHEMAGATE_PUSHGATEWAY_USERNAME", user)
+                .env("SCHEMAGATE_PUSHGATEWAY_PASSWORD", &planted.raw);
+        }
+        _ if needs_user => sg = sg.env("SCHEMAGATE_PUSHGATEWAY_USERNAME", user),
+        _ => {}
+    }
+    let out = sg.run();
+    let mut problems = Vec::new();
+    let expected = ending.expected_code();
+    expect(
+        out.code == Some(expected),
+        &mut problems,
+        format!("exit code {:?}, expected {expected}", out.code),
+    );
+    check_no_leak(&out, &[planted], &mut problems);
+    let term = out.termination_log.clone().unwrap_or_default();
+    for (stream, text) in [
+        ("stdout", &out.stdout),
+        ("stderr", &out.stderr),
+        ("termination log", &term),
+    ] {
+        if text.contains(&expected_header) {
+            problems.push(format!(
+                "LEAK: the Authorization header appears in {stream}"
+            ));
+        }
+    }
+    check_db_clean(&db, &mut problems);
+    let requests = rec.requests();
+    match ending {
+        PushEnding::ConfigError => {
+            expect(
+                requests.is_empty(),
+                &mut problems,
+                "a run that refused its settings pushed",
+            );
+            expect(
+                out.stderr.contains("SCHEMAGATE_PUSHGATEWAY"),
+                &mut problems,
+                "the config error does not name the setting",
+            );
+        }
+        // The listener never reads the request, so there is nothing to look at.
+        PushEnding::Hangs => {}
+        _ => {
+            expect(
+                requests.len() == 1,
+                &mut problems,
+                format!("{} pushes, expected 1", requests.len()),
+            );
+            for r in &requests {
+                let got = r.headers.get("authorization").cloned().unwrap_or_default();
+                expect(
+                    got == expected_header,
+                    &mut problems,
+                    "the gateway did not receive the expected Authorization header",
+                );
+            }
+        }
+    }
+    if matches!(ending, PushEnding::Refused | PushEnding::Hangs) {
+        let warned = out
+            .stderr_json_lines()
+            .iter()
+            .filter(|l| {
+                l["level"] == "WARN"
+                    && l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("could not push"))
+            })
+            .count();
+        expect(
+            warned == 1,
+            &mut problems,
+            format!("{warned} push warnings, expected 1"),
+        );
+        expect(
+            out.stderr
+                .contains(&format!("http://127.0.0.1:{}", rec.port)),
+            &mut problems,
+            "the warning does not name the gateway's URL",
+        );
+    }
+    CellResult {
+        row: source.name().into(),
+        col: ending.name().into(),
+        expected,
+        observed: out.code,
+        elapsed: out.elapsed,
+        problems,
+        output: out.to_string(),
+        tcp: 0,
+    }
+}
+
+#[test]
+fn pushgateway_credential_matrix() {
+    let started = Instant::now();
+    let planted = Planted::new("pushgateway", "pg-w");
+    let cells: Vec<(PushSource, PushEnding)> = PUSH_SOURCES
+        .iter()
+        .flat_map(|&s| PUSH_ENDINGS.iter().map(move |&e| (s, e)))
+        .collect();
+    let mut results: Vec<CellResult> = thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let mine: Vec<(PushSource, PushEnding)> =
+                    cells.iter().copied().skip(w).step_by(4).collect();
+                let planted = &planted;
+                s.spawn(move || {
+                    mine.into_iter()
+                        .map(|(source, ending)| run_push_cell(source, ending, planted))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a push cell worker panicked"))
+            .collect()
+    });
+    results.sort_by_key(|r| (r.row.clone(), r.col.clone()));
+    assert_eq!(results.len(), cells.len());
+    let rows: Vec<String> = PUSH_SOURCES.iter().map(|s| s.name().to_string()).collect();
+    let cols: Vec<String> = PUSH_ENDINGS.iter().map(|e| e.name().to_string()).collect();
+    report(
+        &format!(
+            "Pushgateway credential matrix (source × ending → exit code), {:.1?}",
             started.elapsed()
         ),
         &results,
