@@ -174,6 +174,7 @@ A created Secret uses the standard names for the fields it holds.
 {{- define "schemagate.secretDir" -}}/var/run/secrets/schemagate/db{{- end }}
 {{- define "schemagate.caDir" -}}/var/run/secrets/schemagate/ca{{- end }}
 {{- define "schemagate.clientCertDir" -}}/var/run/secrets/schemagate/client{{- end }}
+{{- define "schemagate.pushgatewayDir" -}}/var/run/secrets/schemagate/pushgateway{{- end }}
 
 {{/* True when a ConfigMap is mounted over /migrations. */}}
 {{- define "schemagate.migrationsConfigMap" -}}
@@ -223,6 +224,16 @@ A created Secret uses the standard names for the fields it holds.
 {{- $wait := include "schemagate.contractWaitSeconds" . | int64 }}
 {{- if gt (add $wait $settle 30) $deadline }}
 {{- fail (printf "contract.wait (%ds) plus contract.settle (%ds) must leave at least 30s of job.deadline (%ds) for the contract scripts themselves: shorten the wait or lengthen the deadline (and Helm's --timeout with it)" $wait $settle $deadline) }}
+{{- end }}
+{{- end }}
+{{- $push := .Values.metrics.pushgateway }}
+{{- if and $push.existingSecret (not $push.url) }}
+{{- fail "metrics.pushgateway.existingSecret is set but metrics.pushgateway.url is not: set the gateway's URL, or leave both empty to push nothing" }}
+{{- end }}
+{{- if $push.existingSecret }}
+{{- $k := $push.secretKeys }}
+{{- if or (and $k.token (or $k.username $k.password)) (and (not $k.token) (ne (empty $k.username) (empty $k.password))) (not (or $k.token $k.username $k.password)) }}
+{{- fail "metrics.pushgateway.secretKeys: give username and password (basic auth) or token (bearer), not both; set the others to \"\"" }}
 {{- end }}
 {{- end }}
 {{- if and .Values.app.version (not .Values.app.name) }}
@@ -303,6 +314,56 @@ A created Secret uses the standard names for the fields it holds.
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The metrics push's settings (SCHEMAGATE_PUSHGATEWAY_*), for the containers that run `migrate`
+only: no other command pushes, and the credentials go nowhere they are not used.
+*/}}
+{{- define "schemagate.metricsEnv" -}}
+{{- $p := .Values.metrics.pushgateway }}
+{{- if $p.url }}
+- name: SCHEMAGATE_PUSHGATEWAY_URL
+  value: {{ $p.url | quote }}
+{{- with $p.job }}
+- name: SCHEMAGATE_PUSHGATEWAY_JOB
+  value: {{ . | quote }}
+{{- end }}
+{{- if $p.existingSecret }}
+{{- range $field := list "username" "password" "token" }}
+{{- if index $p.secretKeys $field }}
+- name: {{ printf "SCHEMAGATE_PUSHGATEWAY_%s_FILE" (upper $field) }}
+  value: {{ printf "%s/%s" (include "schemagate.pushgatewayDir" $) $field | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "schemagate.metricsVolumeMounts" -}}
+{{- $p := .Values.metrics.pushgateway }}
+{{- if and $p.url $p.existingSecret }}
+- name: schemagate-pushgateway
+  mountPath: {{ include "schemagate.pushgatewayDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "schemagate.metricsVolumes" -}}
+{{- $p := .Values.metrics.pushgateway }}
+{{- if and $p.url $p.existingSecret }}
+- name: schemagate-pushgateway
+  secret:
+    secretName: {{ $p.existingSecret }}
+    defaultMode: 0444
+    items:
+      {{- range $field := list "username" "password" "token" }}
+      {{- with index $p.secretKeys $field }}
+      - key: {{ . | quote }}
+        path: {{ $field }}
+      {{- end }}
+      {{- end }}
 {{- end }}
 {{- end }}
 
@@ -398,13 +459,23 @@ image: {{ include "schemagate.image" $ | quote }}
 imagePullPolicy: {{ $.Values.image.pullPolicy }}
 args:
   - {{ .command }}
+{{- $migrates := eq .command "migrate" }}
 env:
   {{- include "schemagate.env" $ | trim | nindent 2 }}
+  {{- if $migrates }}
+  {{- with include "schemagate.metricsEnv" $ | trim }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  {{- end }}
   {{- range .env }}
   - name: {{ .name }}
     value: {{ .value | quote }}
   {{- end }}
-{{- with include "schemagate.volumeMounts" $ | trim }}
+{{- $mounts := include "schemagate.volumeMounts" $ | trim }}
+{{- if $migrates }}
+{{- $mounts = printf "%s\n%s" $mounts (include "schemagate.metricsVolumeMounts" $ | trim) | trim }}
+{{- end }}
+{{- with $mounts }}
 volumeMounts:
   {{- . | nindent 2 }}
 {{- end }}
@@ -456,7 +527,11 @@ securityContext:
 {{- end }}
 containers:
   - {{ include "schemagate.container" (dict "root" $ "name" .name "command" .command "resources" .resources "env" .env) | trim | nindent 4 | trim }}
-{{- with include "schemagate.volumes" $ | trim }}
+{{- $volumes := include "schemagate.volumes" $ | trim }}
+{{- if eq .command "migrate" }}
+{{- $volumes = printf "%s\n%s" $volumes (include "schemagate.metricsVolumes" $ | trim) | trim }}
+{{- end }}
+{{- with $volumes }}
 volumes:
   {{- . | nindent 2 }}
 {{- end }}

@@ -238,6 +238,8 @@ class Kubelet:
         fake = {
             "uri": self.url, "host": "127.0.0.1", "port": str(self.port), "username": "app",
             "user": "app", "password": "pw", "dbname": "app", "database": "app",
+            # metrics.pushgateway's bearer token
+            "token": "t0ken",
         }
         if name in fake:
             return fake[name]

@@ -127,6 +127,9 @@ def test_passwords_only_through_secrets(values_file) -> None:
                 if e["name"].startswith(("PGPASSWORD", "SCHEMAGATE_DATABASE_URL", "DATABASE_URL")):
                     assert "value" not in e, e
                     assert set(e["valueFrom"]) == {"secretKeyRef"}, e
+                # The push's credentials: only as files of a mounted Secret.
+                if e["name"].startswith(("SCHEMAGATE_PUSHGATEWAY_PASSWORD", "SCHEMAGATE_PUSHGATEWAY_TOKEN")):
+                    assert e["name"].endswith("_FILE") and e["value"].startswith("/var/run/secrets/"), e
 
 
 def test_no_literal_password_anywhere_in_the_rendered_output() -> None:
