@@ -802,11 +802,17 @@ fn new_server_dir(root: &Path, user: &ServerUser) -> Result<(u64, PathBuf, File)
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let dir = root.join(format!("s{}-{id}", std::process::id()));
     make_dir_for_server(&dir, user)?;
+    // Locked under another name, then renamed: an `owner.lock` that exists but is not yet
+    // locked would look abandoned to another test process's stale clean-up, which would
+    // delete this directory under us (seen with four test processes starting at once).
     let lock_path = dir.join("owner.lock");
-    let owner_lock = File::create(&lock_path)
-        .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
+    let locking = dir.join("owner.lock.new");
+    let owner_lock =
+        File::create(&locking).map_err(|e| format!("cannot create {}: {e}", locking.display()))?;
     // SAFETY: flock on an fd we own.
     unsafe { libc::flock(owner_lock.as_raw_fd(), libc::LOCK_EX) };
+    fs::rename(&locking, &lock_path)
+        .map_err(|e| format!("cannot rename {}: {e}", locking.display()))?;
     Ok((id, dir, owner_lock))
 }
 
