@@ -132,6 +132,16 @@ struct StmtError {
 }
 
 impl StmtError {
+    /// A stop arrived before the next statement started; `open` as in [`StmtError::open`].
+    fn stopped(at: String, open: bool) -> Self {
+        StmtError {
+            err: None,
+            at,
+            committing: false,
+            open,
+        }
+    }
+
     fn is_lock_conflict(&self) -> bool {
         self.err.as_ref().is_some_and(|e| {
             matches!(
@@ -283,12 +293,10 @@ impl Ctx<'_> {
     async fn run_all(&self, ready: &Ready<'_>) -> Result<usize, StmtError> {
         for stmt in &ready.statements {
             if self.stop.reason().is_some() {
-                return Err(StmtError {
-                    committing: false,
-                    open: true,
-                    err: None,
-                    at: format!("{}:{}", ready.script.display, stmt.line),
-                });
+                return Err(StmtError::stopped(
+                    format!("{}:{}", ready.script.display, stmt.line),
+                    true,
+                ));
             }
             self.run_watched(ready, stmt).await?;
         }
@@ -559,12 +567,7 @@ impl Ctx<'_> {
             self.run_all(cb).await?;
         }
         if self.stop.reason().is_some() {
-            return Err(StmtError {
-                committing: false,
-                open: true,
-                err: None,
-                at: ready.script.display.clone(),
-            });
+            return Err(StmtError::stopped(ready.script.display.clone(), true));
         }
         let elapsed = start.elapsed().as_millis().min(i32::MAX as u128) as i32;
         self.inserter
@@ -657,12 +660,7 @@ impl Ctx<'_> {
         flight: &Flight<Part>,
     ) -> Result<usize, StmtError> {
         if self.stop.reason().is_some() {
-            return Err(StmtError {
-                committing: false,
-                open: false,
-                err: None,
-                at: ready.script.display.clone(),
-            });
+            return Err(StmtError::stopped(ready.script.display.clone(), false));
         }
         let completed = std::cell::Cell::new(0usize);
         let sent = std::cell::Cell::new(false);
@@ -814,12 +812,10 @@ impl Ctx<'_> {
         let mut delays = lock_backoff();
         loop {
             if self.stop.reason().is_some() {
-                return Err(StmtError {
-                    committing: false,
-                    open: true,
-                    err: None,
-                    at: format!("{}:{}", ready.script.display, stmt.line),
-                });
+                return Err(StmtError::stopped(
+                    format!("{}:{}", ready.script.display, stmt.line),
+                    true,
+                ));
             }
             self.client
                 .batch_execute(&format!(
