@@ -34,6 +34,8 @@ pub struct Report {
     pub deferred: Vec<String>,
     /// Why they were, naming the sessions that held them back.
     pub deferral: Option<String>,
+    /// What `compare` compared (`12 tables, 1000000 source rows`).
+    pub compared: String,
 }
 
 /// Everything a command needs, created once.
@@ -467,7 +469,11 @@ impl<'a> Run<'a> {
             Command::Migrate => self.migrate(&w, applied, plan, report).await,
             Command::Baseline => self.baseline(&w.c).await,
             Command::Repair => self.repair(&w).await,
-            Command::Version | Command::Help | Command::CrashTest | Command::Lint => Ok(()),
+            Command::Version
+            | Command::Help
+            | Command::CrashTest
+            | Command::Lint
+            | Command::Compare => Ok(()),
         };
         drop(_registration);
         let Workspace {

@@ -13,6 +13,7 @@ pub enum Command {
     Plan,
     Undo,
     Lint,
+    Compare,
     Version,
     Help,
     /// Hidden: panics on purpose, so tests can prove the panic path (exit 70, no secret in
@@ -39,6 +40,8 @@ pub struct Cli {
     pub list_rules: bool,
     /// `plan undo`: print what `undo` would run instead of what `migrate` would.
     pub plan_undo: bool,
+    /// `compare --all`: compare every level, not only up to the first that differs.
+    pub all_levels: bool,
     /// `--deadline 5m` becomes `("SCHEMAGATE_DEADLINE", "5m")`, appended after the environment so it wins.
     pub overrides: Vec<(String, String)>,
     /// Flyway's `-key=value` arguments, in order (`-url=jdbc:…` → `("url", "jdbc:…")`), for
@@ -68,6 +71,10 @@ commands:
   lint       [FILE...] zero-downtime checks: the files given, else the pending scripts
              (with a database) or every local script; --format text|json|sarif|github,
              --rules lists the rules; exit 65 on an error finding
+  compare    check that the database SCHEMAGATE_COMPARE_URL names holds what this one does:
+             schema, history, row counts, then content chunk by chunk (read-only on both);
+             stops at the first level that differs unless --all; exit 65 on a difference,
+             75 if the differences kept changing (a live source); --format json
   version    print version, commit and build target (--exit-codes --format json: the exit-code table)
 
 Every setting is an environment variable (SCHEMAGATE_DEADLINE, PGHOST, ...); a flag of the
@@ -88,6 +95,7 @@ fn command(word: &str) -> Option<Command> {
         "plan" => Command::Plan,
         "undo" => Command::Undo,
         "lint" => Command::Lint,
+        "compare" => Command::Compare,
         "version" => Command::Version,
         "help" => Command::Help,
         "internal-crash-test" => Command::CrashTest,
@@ -117,6 +125,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         lint_format: crate::core::lint::report::Format::Text,
         list_rules: false,
         plan_undo: false,
+        all_levels: false,
         overrides: Vec::new(),
         flyway_args: Vec::new(),
         command_given: false,
@@ -209,6 +218,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         match name {
             "exit-codes" => cli.exit_codes = true,
             "rules" => cli.list_rules = true,
+            "all" if cli.command == Command::Compare => cli.all_levels = true,
             "format" => format_arg = Some(value(&mut i)?),
             _ => {
                 let key = name.replace('-', "_").to_ascii_uppercase();
@@ -337,6 +347,13 @@ mod tests {
         assert_eq!((c.command, c.plan_undo), (Command::Plan, true));
         assert!(!p(&["plan"]).unwrap().plan_undo);
         assert_eq!(p(&["undo"]).unwrap().command, Command::Undo);
+        let c = p(&["compare", "--all", "--format", "json"]).unwrap();
+        assert_eq!(
+            (c.command, c.all_levels, c.format),
+            (Command::Compare, true, Format::Json)
+        );
+        assert!(!p(&["compare"]).unwrap().all_levels);
+        assert!(p(&["info", "--all"]).is_err(), "--all is compare's alone");
         assert!(p(&["plan", "undo", "undo"]).is_err());
         assert!(p(&["info", "undo"]).is_err());
     }

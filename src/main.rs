@@ -87,6 +87,24 @@ fn finish(
         _ => String::new(),
     };
     let paragraph = match outcome {
+        Ok(()) if command == "compare" => {
+            tracing::info!(
+                command,
+                outcome = name,
+                exit_code = code,
+                duration_ms,
+                "compare ok: identical ({}) in {duration_ms} ms",
+                report.compared
+            );
+            format!(
+                "schemagate compare: ok (exit 0); identical: {}",
+                report.compared
+            )
+        }
+        Err(f) if command == "compare" => {
+            tracing::error!(command, outcome = name, exit_code = code, duration_ms, error = %f.message, "compare failed: {}", f.message);
+            format!("schemagate compare: {name} (exit {code}): {}", f.message)
+        }
         Ok(()) if command == "lint" => {
             tracing::info!(
                 command,
@@ -329,7 +347,17 @@ fn main() -> ExitCode {
         let stop = Stop::new();
         let deadline = tokio::time::Instant::from_std(started + settings.deadline);
         let watcher = tokio::spawn(watch_signals_and_deadline(stop.clone(), deadline));
-        let outcome = if cli.command == Command::Lint {
+        let outcome = if cli.command == Command::Compare {
+            drop(scripts);
+            schemagate::commands::compare::compare_command(
+                &settings,
+                &stop,
+                cli.format,
+                cli.all_levels,
+                &mut report.compared,
+            )
+            .await
+        } else if cli.command == Command::Lint {
             drop(scripts);
             schemagate::commands::lint::lint_command(
                 &settings,

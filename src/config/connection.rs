@@ -30,6 +30,63 @@ pub(crate) fn resolve(
     warnings: &mut Vec<String>,
 ) -> Option<ConnSettings> {
     let before = problems.len();
+    let mut merged = sources(raw, files, problems);
+    // A source's warnings stand even where an earlier source set the same field: the
+    // parameter is ignored either way.
+    warnings.append(&mut merged.warnings);
+    // A source that did not parse may well have held the user: saying "no user" as well
+    // would send the reader the wrong way.
+    let sources_parsed = problems.len() == before;
+    let url = raw.url.as_ref().map(|(v, u)| (*v, u.as_str()));
+    finish(
+        raw,
+        url,
+        merged,
+        sources_parsed,
+        connect_timeout,
+        wait_timeout,
+        problems,
+    )
+}
+
+/// The connection to a second database (`SCHEMAGATE_COMPARE_URL`, named `var`): what its
+/// URL says, and every field it leaves out taken from the main connection's sources
+/// (libpq's rule again), so that `postgres://green-db/app` reaches the other server as the
+/// same user, with the same password, TLS mode and root certificates. The main sources'
+/// own problems are reported once, by [`resolve`].
+pub(crate) fn resolve_other(
+    raw: &Raw,
+    files: &dyn SecretFiles,
+    (var, url): (&str, &str),
+    connect_timeout: Option<Duration>,
+    wait_timeout: Duration,
+    problems: &mut Vec<String>,
+) -> Option<ConnSettings> {
+    let before = problems.len();
+    let mut merged = match conninfo::parse(url) {
+        Ok(p) => with_source(p, &raw.label(var)),
+        Err(reason) => {
+            problems.push(format!("{}: {reason} {NOT_SHOWN}", raw.label(var)));
+            return None;
+        }
+    };
+    merged.fill_from(sources(raw, files, &mut Vec::new()));
+    // The main connection's warnings were given already; the URL's own ones are lost
+    // here only if they repeat a main source's.
+    merged.warnings.clear();
+    finish(
+        raw,
+        Some((var, url)),
+        merged,
+        problems.len() == before,
+        connect_timeout,
+        wait_timeout,
+        problems,
+    )
+}
+
+/// The URL, the `PG*` variables and the mounted Secret, merged in that order.
+fn sources(raw: &Raw, files: &dyn SecretFiles, problems: &mut Vec<String>) -> ConnParams {
     let mut merged = ConnParams::default();
     if let Some((var, url)) = &raw.url {
         match conninfo::parse(url) {
@@ -42,20 +99,7 @@ pub(crate) fn resolve(
         let label = raw.label("SCHEMAGATE_SECRET_DIR");
         merged.fill_from(from_secret_dir(&label, Path::new(dir), files, problems));
     }
-    // A source's warnings stand even where an earlier source set the same field: the
-    // parameter is ignored either way.
-    warnings.append(&mut merged.warnings);
-    // A source that did not parse may well have held the user: saying "no user" as well
-    // would send the reader the wrong way.
-    let sources_parsed = problems.len() == before;
-    finish(
-        raw,
-        merged,
-        sources_parsed,
-        connect_timeout,
-        wait_timeout,
-        problems,
-    )
+    merged
 }
 
 /// Names the source in each of its warnings.
@@ -165,6 +209,7 @@ fn from_secret_dir(
 /// Defaults, then the checks that need every source merged.
 fn finish(
     raw: &Raw,
+    url: Option<(&str, &str)>,
     p: ConnParams,
     sources_parsed: bool,
     connect_timeout: Option<Duration>,
@@ -172,10 +217,7 @@ fn finish(
     problems: &mut Vec<String>,
 ) -> Option<ConnSettings> {
     let before = problems.len();
-    let url_var = raw
-        .url
-        .as_ref()
-        .map_or("SCHEMAGATE_DATABASE_URL", |(v, _)| v);
+    let url_var = url.map_or("SCHEMAGATE_DATABASE_URL", |(v, _)| v);
 
     if p.user.is_none() && sources_parsed {
         let secret = match &raw.settings.secret_dir {
@@ -236,10 +278,7 @@ fn finish(
     }
     let hosts = host_list(p.hosts, p.ports).map_err(|reason| problems.push(reason));
     if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && p.sslrootcert.is_none() {
-        let jdbc = raw
-            .url
-            .as_ref()
-            .is_some_and(|(_, url)| url.trim_start().starts_with(super::jdbc::PREFIX));
+        let jdbc = url.is_some_and(|(_, url)| url.trim_start().starts_with(super::jdbc::PREFIX));
         problems.push(format!(
             "sslmode {} needs trusted root certificates: set PGSSLROOTCERT (a PEM file, or \
              `system` for the built-in web PKI roots), or sslrootcert in {url_var}{}",

@@ -2,10 +2,11 @@
 //!
 //! `raw` reads names (the environment list, `NAME_FILE` forms) into plain strings; `settings`
 //! and `connection` validate them into [`Settings`]; `conninfo` parses libpq connection
-//! strings and `jdbc` pgjdbc URLs; `pushgateway` validates where metrics are pushed; `values`
+//! strings and `jdbc` pgjdbc URLs; `pushgateway` validates where metrics are pushed; `compare` holds what `compare` reads; `values`
 //! holds the shared value syntaxes. Nothing here touches `std::env` or `std::fs`: the caller
 //! passes the environment and a [`SecretFiles`] reader.
 
+pub mod compare;
 pub mod conn;
 mod connection;
 mod conninfo;

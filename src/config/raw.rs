@@ -90,6 +90,10 @@ pub const SETTINGS: &[&str] = &[
     "PUSHGATEWAY_USERNAME",
     "PUSHGATEWAY_PASSWORD",
     "PUSHGATEWAY_TOKEN",
+    "COMPARE_URL",
+    "COMPARE_TABLES",
+    "COMPARE_CHUNK_ROWS",
+    "COMPARE_RECHECKS",
 ];
 
 /// The libpq variables read (SPEC §2), each also in its `_FILE` form. [`RawPg`] mirrors them.
@@ -111,7 +115,8 @@ pub(crate) const LIBPQ_VARS: &[&str] = &[
 ];
 
 /// `SCHEMAGATE_*` values as given, empty meaning unset. No `Debug`: `database_url`,
-/// `pushgateway_url`, `pushgateway_password` and `pushgateway_token` may hold secrets.
+/// `pushgateway_url`, `pushgateway_password`, `pushgateway_token` and `compare_url` may hold
+/// secrets.
 #[derive(Deserialize, Default)]
 #[cfg_attr(test, derive(serde::Serialize))]
 pub(crate) struct RawSettings {
@@ -162,6 +167,10 @@ pub(crate) struct RawSettings {
     pub pushgateway_username: Option<String>,
     pub pushgateway_password: Option<String>,
     pub pushgateway_token: Option<String>,
+    pub compare_url: Option<String>,
+    pub compare_tables: Option<String>,
+    pub compare_chunk_rows: Option<String>,
+    pub compare_rechecks: Option<String>,
 }
 
 /// `PG*` values as given, empty meaning unset. No `Debug`: `password`.

@@ -7,12 +7,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::compare::{self, CompareSettings};
 use super::conn::ConnSettings;
 use super::connection;
 use super::pushgateway::{self, Pushgateway};
 use super::raw::{Env, PREFIX, Raw, SecretFiles};
 use super::values::{MAX_IDENTIFIER_BYTES, boolean, bytes, duration, is_version};
 use crate::core::backfill::{self, Limits};
+use crate::core::compare::filter as compare_filter;
 use crate::core::contract::{ContractMode, Release};
 use crate::core::discover::{Options as ScriptOptions, ScriptConf};
 use crate::core::outcome::{Failure, FailureKind};
@@ -120,6 +122,8 @@ pub struct Settings {
     /// `SCHEMAGATE_PUSHGATEWAY_URL` and its credentials and job: where `migrate` pushes its
     /// metrics; `None` pushes nothing.
     pub pushgateway: Option<Pushgateway>,
+    /// `SCHEMAGATE_COMPARE_*`: the other database `compare` reads; `None` without a URL.
+    pub compare: Option<CompareSettings>,
     /// What the configuration accepted but the operator should hear about (a setting that
     /// is ignored, a Flyway option without effect here); logged once logging is up.
     pub warnings: Vec<String>,
@@ -191,6 +195,7 @@ impl fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("termination_log", &self.termination_log)
             .field("pushgateway", &self.pushgateway)
+            .field("compare", &self.compare)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -323,6 +328,7 @@ impl Check<'_> {
                     .unwrap_or("/dev/termination-log"),
             ),
             pushgateway: pushgateway::resolve(s, self.problems, self.warnings),
+            compare: self.compare(files, connect_timeout, wait_timeout),
             conn: conn?,
             warnings: std::mem::take(self.warnings),
         })
@@ -629,6 +635,69 @@ impl Check<'_> {
                 default
             }
         }
+    }
+
+    /// The other database and how `compare` reads it; the tuning settings without a URL
+    /// are a warning, since they do nothing.
+    fn compare(
+        &mut self,
+        files: &dyn SecretFiles,
+        connect_timeout: Option<Duration>,
+        wait_timeout: Duration,
+    ) -> Option<CompareSettings> {
+        let s = &self.raw.settings;
+        let Some(url) = s.compare_url.as_deref() else {
+            let stray: Vec<&str> = [
+                ("SCHEMAGATE_COMPARE_TABLES", &s.compare_tables),
+                ("SCHEMAGATE_COMPARE_CHUNK_ROWS", &s.compare_chunk_rows),
+                ("SCHEMAGATE_COMPARE_RECHECKS", &s.compare_rechecks),
+            ]
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(n, _)| *n)
+            .collect();
+            if !stray.is_empty() {
+                self.warnings.push(format!(
+                    "{} set without SCHEMAGATE_COMPARE_URL: only `compare` reads them, and it needs the URL",
+                    stray.join(", ")
+                ));
+            }
+            return None;
+        };
+        let tables = match s.compare_tables.as_deref().map(compare_filter::parse) {
+            None => Vec::new(),
+            Some(Ok(t)) => t,
+            Some(Err(why)) => {
+                self.fail("COMPARE_TABLES", &why);
+                Vec::new()
+            }
+        };
+        let chunk_rows = self.count(
+            "COMPARE_CHUNK_ROWS",
+            &s.compare_chunk_rows,
+            compare::DEFAULT_CHUNK_ROWS,
+            100..=10_000_000,
+        );
+        let rechecks = self.count(
+            "COMPARE_RECHECKS",
+            &s.compare_rechecks,
+            compare::DEFAULT_RECHECKS,
+            0..=100,
+        ) as u32;
+        let conn = connection::resolve_other(
+            self.raw,
+            files,
+            ("SCHEMAGATE_COMPARE_URL", url),
+            connect_timeout,
+            wait_timeout,
+            self.problems,
+        )?;
+        Some(CompareSettings {
+            conn,
+            tables,
+            chunk_rows,
+            rechecks,
+        })
     }
 
     fn lock_retries(&mut self) -> u32 {

@@ -94,6 +94,11 @@ impl<T> Flight<T> {
     }
 }
 
+/// `"name"` with inner quotes doubled: any schema or table name is safe to splice.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// `value` as a string literal that reads the same whether `standard_conforming_strings` is
 /// on or off: with a backslash in it, an escape string (`E'…'`) with backslashes doubled.
 pub fn literal(value: &str) -> String {

@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod checksum;
+pub mod compare;
 pub mod contract;
 pub mod directives;
 pub mod discover;

@@ -71,7 +71,7 @@ pub const EXIT_CODES: &[ExitCodeInfo] = &[
     ExitCodeInfo {
         code: 65,
         name: "invalid-migrations",
-        meaning: "bad file name, duplicate version, checksum or description drift, applied migration missing locally, unknown placeholder",
+        meaning: "bad file name, duplicate version, checksum or description drift, applied migration missing locally, unknown placeholder; a lint error finding; compare found a difference",
         retryable: false,
     },
     ExitCodeInfo {
@@ -89,7 +89,7 @@ pub const EXIT_CODES: &[ExitCodeInfo] = &[
     ExitCodeInfo {
         code: 75,
         name: "busy",
-        meaning: "lock not acquired in time, or lock_timeout/serialization/deadlock retries exhausted",
+        meaning: "lock not acquired in time, or lock_timeout/serialization/deadlock retries exhausted; compare's differences kept changing across re-checks (a live source)",
         retryable: true,
     },
     ExitCodeInfo {

@@ -14,10 +14,7 @@ pub struct Table {
     pub name: String,
 }
 
-/// `"name"` with inner quotes doubled: any schema or table name is safe to splice.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::core::flight::quote_ident;
 
 impl Table {
     pub fn qualified(&self) -> String {

@@ -1101,9 +1101,15 @@ impl PgServer {
 
     /// A new, empty database with a unique name (test-safe across threads and processes).
     pub fn fresh_db(&self) -> TestDb {
+        self.fresh_db_with("")
+    }
+
+    /// [`PgServer::fresh_db`] with `CREATE DATABASE` options after the name, e.g.
+    /// `TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`.
+    pub fn fresh_db_with(&self, options: &str) -> TestDb {
         let name = unique_name("t");
         let mut client = self.admin_client("postgres");
-        if let Err(e) = client.batch_execute(&format!("create database \"{name}\"")) {
+        if let Err(e) = client.batch_execute(&format!("create database \"{name}\" {options}")) {
             panic!(
                 "create database {name} failed: {e:?}. Server log: {}",
                 self.log_path().display()
