@@ -586,6 +586,16 @@ fn settings_errors_a_dead_target_and_passwords() {
         "{out}"
     );
 
+    // From a mounted Secret, as every setting.
+    let secret = tempfile::tempdir().unwrap();
+    let file = write_file(secret.path(), "url", &format!("{with_password}\n"));
+    let out = compare(&p)
+        .env_remove("SCHEMAGATE_COMPARE_URL")
+        .env("SCHEMAGATE_COMPARE_URL_FILE", &file)
+        .run();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(!out.stderr.contains("Sekr1tPw"), "{out}");
+
     // Fields the URL leaves out come from the main connection: here the user and sslmode.
     let bare = format!(
         "postgres://127.0.0.1:{}/{}",
@@ -694,4 +704,17 @@ fn databases_of_another_encoding_are_hashed_with_sha256_and_still_agree() {
             "changed".into()
         )]
     );
+}
+
+#[test]
+fn a_target_behind_pgbouncer_compares_without_startup_options() {
+    let p = pair(TABLES);
+    let bouncer = PgBouncer::start(other(), "session");
+    let via = format!(
+        "postgres://postgres@127.0.0.1:{}/{}?sslmode=disable",
+        bouncer.port,
+        p.target.name()
+    );
+    let out = compare(&p).env("SCHEMAGATE_COMPARE_URL", &via).run();
+    assert_eq!(out.code, Some(0), "{out}");
 }

@@ -127,23 +127,37 @@ async fn open(
     role: &'static str,
 ) -> Result<Side, Failure> {
     let mut conn = conn.clone();
+    let timeouts = format!(
+        "SET lock_timeout = {}; {}",
+        settings.lock_timeout.as_millis(),
+        settings
+            .statement_timeout
+            .map(|t| format!("SET statement_timeout = {}; ", t.as_millis()))
+            .unwrap_or_default()
+    );
+    let early = format!("{PINNED}; {timeouts}{SERVER}");
+    let url = conn.redacted_url();
+    let connect = |conn: ConnSettings| {
+        let early = early.clone();
+        async move {
+            connect_with_retry(&conn, settings.wait_timeout, Some(&early), &Recorder::off()).await
+        }
+    };
+    let plain = conn.clone();
     conn.options = Some(session_options(
         conn.options.as_deref(),
         settings.lock_timeout,
     ));
-    let timeout = settings
-        .statement_timeout
-        .map(|t| format!("SET statement_timeout = {}; ", t.as_millis()))
-        .unwrap_or_default();
-    let early = format!("{PINNED}; {timeout}{SERVER}");
-    let url = conn.redacted_url();
-    let mut session =
-        connect_with_retry(&conn, settings.wait_timeout, Some(&early), &Recorder::off())
-            .await
-            .map_err(|mut f| {
-                f.message = format!("the {role} ({url}): {}", f.message);
-                f
-            })?;
+    let mut session = match connect(conn).await {
+        // A pooler that refuses the `options` startup parameter (PgBouncer without
+        // ignore_startup_parameters): the timeouts are set per session anyway.
+        Err(f) if f.message.contains("unsupported startup parameter") => connect(plain).await,
+        other => other,
+    }
+    .map_err(|mut f| {
+        f.message = format!("the {role} ({url}): {}", f.message);
+        f
+    })?;
     let server = match session.early.take() {
         Some(Ok(messages)) => read::server(&messages),
         Some(Err(e)) => {
