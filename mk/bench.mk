@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 BENCH_BUILD ?= static
 BENCH_BIN ?= $(STATIC_BIN)
 
-.PHONY: bench bench-deps bench-lint
+.PHONY: bench bench-deps bench-lint bench-compare
 
 bench-deps: deps
 	@missing=""; \
@@ -31,7 +31,13 @@ bench-deps: deps
 bench: bench-deps $(BENCH_BUILD)
 	python3 bench/run.py --bin $(BENCH_BIN) --peers $(PEERS) --runs $(BENCH_RUNS) $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-lint
+	$(MAKE) --no-print-directory bench-compare
 
 ## `lint` over 196 generated migrations without a database (target: < 100 ms), squawk beside it.
 bench-lint: $(BENCH_BUILD) lint-deps
 	python3 bench/lint_corpus.py --bin $(BENCH_BIN) --squawk $(LINT_VENV)/bin/squawk --runs 21
+
+## `compare` of two 1 M-row databases against one count(*) plus one hash pass over both (target:
+## < 3x), written to bench/results/compare.md.
+bench-compare: bench-deps $(BENCH_BUILD)
+	python3 bench/compare.py --bin $(BENCH_BIN) --runs 5
