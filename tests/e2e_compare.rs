@@ -718,3 +718,31 @@ fn a_target_behind_pgbouncer_compares_without_startup_options() {
     let out = compare(&p).env("SCHEMAGATE_COMPARE_URL", &via).run();
     assert_eq!(out.code, Some(0), "{out}");
 }
+
+#[test]
+fn thousands_of_extra_rows_past_the_last_key_are_split_before_they_are_fetched_and_twenty_named() {
+    let p = pair(TABLES);
+    p.target.exec(
+        "INSERT INTO items (id, note) SELECT g, 'extra' FROM generate_series(100001, 105000) g",
+    );
+    let out = compare(&p)
+        .env("SCHEMAGATE_COMPARE_TABLES", "items")
+        .args(["--format", "json", "--all"])
+        .run();
+    assert_eq!(out.code, Some(65), "{out}");
+    let v = json(&out);
+    let content: Vec<&Value> = v["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["level"] == "content")
+        .collect();
+    assert_eq!(content.len(), 1, "{out}");
+    assert_eq!(content[0]["detail"], "5000 rows differ", "{out}");
+    assert_eq!(content[0]["keys_found"], 5000);
+    let keys = content[0]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 20, "at most 20 named");
+    assert_eq!(keys[0]["key"], "100001");
+    assert_eq!(keys[19]["key"], "100020");
+    assert!(keys.iter().all(|k| k["change"] == "extra"));
+}
