@@ -13,13 +13,14 @@ use crate::config::compare::CompareSettings;
 use crate::config::conn::ConnSettings;
 use crate::core::compare::catalog;
 use crate::core::compare::content::{
-    HashFn, Method, Range, Settled, Table, Tally, bucket_bits, diff_rows, settle, shown_ident,
+    HashFn, Method, Range, Settled, Table, Tally, bucket_bits, diff_rows, shown_ident,
 };
 use crate::core::compare::filter::Pattern;
 use crate::core::compare::report::{LevelState, Summary, TableResult};
-use crate::core::compare::{self as cmp, Certainty, Difference, KeyDifference, Level, MAX_KEYS};
+use crate::core::compare::verdicts::{self, Chunk, SequenceValue};
+use crate::core::compare::{self as cmp, Difference, KeyDifference, Level};
 use crate::core::outcome::{Failure, FailureKind};
-use crate::pg::compare::{self as read, PINNED, SERVER, SequenceValue, Server, SideTable};
+use crate::pg::compare::{self as read, PINNED, SERVER, Server, SideTable};
 use crate::pg::connect::{Session, connect_with_retry};
 use crate::pg::history;
 use crate::runtime::Stop;
@@ -31,7 +32,7 @@ const RECHECK_PAUSE: Duration = Duration::from_secs(1);
 /// How often a long comparison says how far it got.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Differing chunks whose rows are fetched to name keys, per table: enough to fill
-/// [`MAX_KEYS`] many times over; the rest are counted.
+/// [`crate::core::compare::MAX_KEYS`] many times over; the rest are counted.
 const FETCHED_CHUNKS: usize = 8;
 /// A differing key range with more rows than this many chunks' worth on a side is split
 /// before its rows are fetched (a target with a million extra rows past the source's
@@ -182,18 +183,6 @@ async fn open(
         session,
         server,
     })
-}
-
-/// What one chunk (range, bucket, or whole table) looked like each time.
-struct Chunk<K> {
-    at: K,
-    looks: Vec<(Tally, Tally)>,
-}
-
-impl<K> Chunk<K> {
-    fn settled(&self) -> Settled {
-        settle(&self.looks)
-    }
 }
 
 /// How far the comparison got, shared with the task that says so every
@@ -530,17 +519,17 @@ impl<'a> Comparison<'a> {
             if a != b {
                 open.push(Chunk {
                     at: i,
-                    looks: vec![(tally_rows(a), tally_rows(b))],
+                    looks: vec![(verdicts::rows(a), verdicts::rows(b))],
                 });
             }
         }
         self.recheck(&mut open, "re-checking row counts", async |&i| {
             let (a, b) = self.count(&self.pairs[i].0).await?;
-            Ok((tally_rows(a), tally_rows(b)))
+            Ok((verdicts::rows(a), verdicts::rows(b)))
         })
         .await?;
         for c in &open {
-            let Some(certainty) = certainty(c.settled()) else {
+            let Some(certainty) = verdicts::certainty(c.settled()) else {
                 continue;
             };
             let (a, b) = c
@@ -564,8 +553,6 @@ impl<'a> Comparison<'a> {
     /// the source already gave: the classic cutover loss after logical replication, which
     /// copies rows but not sequences. A target ahead is fine (cutover scripts leave a gap).
     async fn sequences(&mut self) -> Result<(), Failure> {
-        /// A sequence's last value on the source and on the target.
-        type Values = (Option<i128>, Option<i128>);
         let keep = |v: &SequenceValue| {
             self.filter().is_empty()
                 || self
@@ -574,19 +561,7 @@ impl<'a> Comparison<'a> {
                     .any(|p| p.matches(&v.table.0, &v.table.1))
         };
         let (s, t) = self.sequence_values().await?;
-        let behind = |s: &[SequenceValue], t: &[SequenceValue]| -> BTreeMap<String, Values> {
-            let theirs: BTreeMap<&str, Option<i128>> =
-                t.iter().map(|v| (v.qualified.as_str(), v.last)).collect();
-            s.iter()
-                .filter(|v| keep(v))
-                .filter_map(|v| {
-                    let other = *theirs.get(v.qualified.as_str())?;
-                    (v.last.is_some() && other < v.last)
-                        .then(|| (v.qualified.clone(), (v.last, other)))
-                })
-                .collect()
-        };
-        let mut looks: BTreeMap<String, Vec<Values>> = behind(&s, &t)
+        let mut looks: BTreeMap<String, Vec<verdicts::Values>> = verdicts::behind(&s, &t, keep)
             .into_iter()
             .map(|(q, v)| (q, vec![v]))
             .collect();
@@ -598,7 +573,7 @@ impl<'a> Comparison<'a> {
                 .sleep(RECHECK_PAUSE, "re-checking sequences")
                 .await?;
             let (s, t) = self.sequence_values().await?;
-            let now = behind(&s, &t);
+            let now = verdicts::behind(&s, &t, keep);
             looks.retain(|q, l| match now.get(q) {
                 Some(v) => {
                     l.push(*v);
@@ -607,24 +582,8 @@ impl<'a> Comparison<'a> {
                 None => false,
             });
         }
-        for (q, l) in looks {
-            let (mine, other) = l.last().copied().unwrap_or_default();
-            let stable = l.windows(2).all(|w| w[0] == w[1]);
-            let shown =
-                |v: Option<i128>| v.map_or_else(|| "never used".to_string(), |v| v.to_string());
-            self.differences.push(Difference {
-                certainty: if stable { Certainty::Stable } else { Certainty::Changing },
-                ..Difference::stable(
-                    Level::Counts,
-                    format!("sequence {q}"),
-                    format!(
-                        "the target's last value ({}) is behind the source's ({}): the target would hand out ids the source already gave; setval it before the cutover",
-                        shown(other),
-                        shown(mine)
-                    ),
-                )
-            });
-        }
+        self.differences
+            .extend(looks.iter().map(|(q, l)| verdicts::sequence(q, l)));
         Ok(())
     }
 
@@ -755,7 +714,7 @@ impl<'a> Comparison<'a> {
             self.tally_range(t, r).await
         })
         .await?;
-        let (open, settled) = split_settled(open);
+        let (open, settled) = verdicts::split_settled(open);
         result.chunks_settled = settled;
         let mut keys = Vec::new();
         for c in open.iter().take(FETCHED_CHUNKS) {
@@ -763,7 +722,10 @@ impl<'a> Comparison<'a> {
                 keys.extend(self.keys_in(t, &t.rows_sql(self.hash, &r)).await?);
             }
         }
-        Ok((result, keyed_difference(t, &open, keys)))
+        Ok((
+            result,
+            verdicts::keyed(&t.display(), &open, FETCHED_CHUNKS, keys),
+        ))
     }
 
     /// A differing range split until each part holds few enough rows to fetch; parts that
@@ -882,7 +844,7 @@ impl<'a> Comparison<'a> {
                 c.looks.push(look(&s, &tt, c.at));
             }
         }
-        let (open, settled) = split_settled(open);
+        let (open, settled) = verdicts::split_settled(open);
         result.chunks_settled = settled;
         let fetch: Vec<u64> = open.iter().take(FETCHED_CHUNKS).map(|c| c.at).collect();
         let keys = if fetch.is_empty() {
@@ -891,7 +853,10 @@ impl<'a> Comparison<'a> {
             self.keys_in(t, &t.bucket_rows_sql(self.hash, bits, &fetch))
                 .await?
         };
-        Ok((result, keyed_difference(t, &open, keys)))
+        Ok((
+            result,
+            verdicts::keyed(&t.display(), &open, FETCHED_CHUNKS, keys),
+        ))
     }
 
     async fn whole(&mut self, t: &Table) -> Result<(TableResult, Option<Difference>), Failure> {
@@ -916,7 +881,7 @@ impl<'a> Comparison<'a> {
             [c] = open;
             result.chunks_settled = u64::from(c.settled() == Settled::Equal);
         }
-        let difference = certainty(c.settled()).map(|certainty| Difference {
+        let difference = verdicts::certainty(c.settled()).map(|certainty| Difference {
             certainty,
             ..Difference::stable(
                 Level::Content,
@@ -926,81 +891,4 @@ impl<'a> Comparison<'a> {
         });
         Ok((result, difference))
     }
-}
-
-fn tally_rows(rows: i64) -> Tally {
-    Tally {
-        rows,
-        sum: String::new(),
-    }
-}
-
-fn certainty(s: Settled) -> Option<Certainty> {
-    match s {
-        Settled::Equal => None,
-        Settled::Stable => Some(Certainty::Stable),
-        Settled::Changing => Some(Certainty::Changing),
-    }
-}
-
-/// The chunks still differing, and how many settled at a re-check.
-fn split_settled<K>(chunks: Vec<Chunk<K>>) -> (Vec<Chunk<K>>, u64) {
-    let before = chunks.len();
-    let open: Vec<Chunk<K>> = chunks
-        .into_iter()
-        .filter(|c| c.settled() != Settled::Equal)
-        .collect();
-    let settled = (before - open.len()) as u64;
-    (open, settled)
-}
-
-/// One difference for a table's differing chunks, naming the keys found in the fetched ones.
-fn keyed_difference<K>(
-    t: &Table,
-    open: &[Chunk<K>],
-    mut keys: Vec<KeyDifference>,
-) -> Option<Difference> {
-    if open.is_empty() {
-        return None;
-    }
-    let stable = open.iter().any(|c| c.settled() == Settled::Stable);
-    let found = keys.len() as u64;
-    let fetched = open.len().min(FETCHED_CHUNKS);
-    let rows = |n: u64| {
-        if n == 1 {
-            "1 row differs".to_string()
-        } else {
-            format!("{n} rows differ")
-        }
-    };
-    let detail = if fetched == open.len() {
-        if found == 0 {
-            // Equal at the fetch: the differing rows moved on between the looks.
-            format!(
-                "{} chunk(s) differed, but no row differed when they were read again",
-                open.len()
-            )
-        } else {
-            rows(found)
-        }
-    } else {
-        format!(
-            "{} chunks differ; {} in the first {fetched}",
-            open.len(),
-            rows(found)
-        )
-    };
-    keys.truncate(MAX_KEYS);
-    Some(Difference {
-        level: Level::Content,
-        object: format!("table {}", t.display()),
-        detail,
-        keys,
-        keys_found: found,
-        certainty: if stable {
-            Certainty::Stable
-        } else {
-            Certainty::Changing
-        },
-    })
 }

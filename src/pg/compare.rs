@@ -4,6 +4,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::core::compare::catalog::Object;
 use crate::core::compare::content::{HashFn, Range, Table, Tally};
+use crate::core::compare::verdicts::SequenceValue;
 
 /// What makes a value's text the same on both servers, whatever their configuration or the
 /// role's defaults say: dates and times in UTC and ISO, intervals, bytea in hex, floats
@@ -164,16 +165,6 @@ LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = sc.oid \
 LEFT JOIN pg_class tc ON tc.oid = d.refobjid \
 LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
 ORDER BY 1";
-
-/// A sequence's last value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SequenceValue {
-    /// `public.orders_id_seq`.
-    pub qualified: String,
-    /// The owning table's schema and name (the sequence's own without an owner), unquoted.
-    pub table: (String, String),
-    pub last: Option<i128>,
-}
 
 /// The text of every field of every row.
 pub fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {

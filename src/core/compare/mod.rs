@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod content;
 pub mod filter;
 pub mod report;
+pub mod verdicts;
 
 use serde::Serialize;
 
