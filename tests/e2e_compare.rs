@@ -746,3 +746,20 @@ fn thousands_of_extra_rows_past_the_last_key_are_split_before_they_are_fetched_a
     assert_eq!(keys[19]["key"], "100020");
     assert!(keys.iter().all(|k| k["change"] == "extra"));
 }
+
+#[test]
+fn sigterm_cancels_a_waiting_compare_and_exits_143() {
+    let p = pair("CREATE TABLE big (id int PRIMARY KEY)");
+    let mut holder = p.target.client();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let running = compare(&p).env("SCHEMAGATE_LOCK_TIMEOUT", "60s").spawn();
+    wait_for_statement(&p.target, "REPEATABLE READ READ ONLY");
+    assert!(running.signal(libc::SIGTERM));
+    let out = running.wait();
+    assert_eq!(out.code, Some(143), "{out}");
+    assert!(out.elapsed < Duration::from_secs(15), "{out}");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert!(no_sessions_left(&p.target, Duration::from_secs(5)));
+}
