@@ -60,6 +60,8 @@ pub struct Ended {
 /// What one run did, so far or in all.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunMetrics {
+    /// The command that runs (`migrate`, `undo`): both change the schema and both send.
+    pub command: String,
     pub started_unix: f64,
     pub elapsed_seconds: f64,
     /// `None` while the run goes on.
@@ -70,6 +72,8 @@ pub struct RunMetrics {
     pub lock_wait_seconds: f64,
     pub lint: LintCounts,
     pub migrations_applied: u64,
+    /// Applied versions `undo` undid.
+    pub migrations_undone: u64,
     pub migration_seconds: Histogram,
     /// The schema's version as the run last knew it; `None` before the history was read
     /// (and for a schema with none).
@@ -115,8 +119,8 @@ pub fn encode(m: &RunMetrics, build: &Build<'_>) -> String {
     if let Some(end) = &m.ended {
         t.gauge(
             "schemagate_run_exit_code",
-            "Exit code of the last run that ended (SPEC 3: 0 ok, 1 migration failed, 124 deadline, ...), its name as outcome.",
-            &[("outcome", end.outcome.as_str())],
+            "Exit code of the last run that ended (SPEC 3: 0 ok, 1 migration failed, 124 deadline, ...), its command, its name as outcome.",
+            &[("command", m.command.as_str()), ("outcome", end.outcome.as_str())],
             f64::from(end.exit_code),
         );
         t.gauge(
@@ -167,6 +171,12 @@ pub fn encode(m: &RunMetrics, build: &Build<'_>) -> String {
         "Migrations the run applied.",
         &[],
         m.migrations_applied as f64,
+    );
+    t.gauge(
+        "schemagate_migrations_undone",
+        "Applied versions the run undid (schemagate undo).",
+        &[],
+        m.migrations_undone as f64,
     );
     t.histogram(
         "schemagate_migration_duration_seconds",
@@ -337,7 +347,7 @@ pub fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const BUILD: Build<'static> = Build {
@@ -355,8 +365,10 @@ mod tests {
             .find(|l| l.starts_with(prefix) && l[prefix.len()..].starts_with([' ', '{']))
     }
 
-    fn finished(code: u8, outcome: &str) -> RunMetrics {
+    /// A `migrate` of 2.5 s that ended with `code`; the OTLP encoder's tests share it.
+    pub(crate) fn finished(code: u8, outcome: &str) -> RunMetrics {
         RunMetrics {
+            command: "migrate".into(),
             started_unix: 1_700_000_000.0,
             elapsed_seconds: 2.5,
             ended: Some(Ended {
@@ -381,7 +393,7 @@ mod tests {
         );
         assert_eq!(
             sample(&text, "schemagate_run_exit_code"),
-            Some("schemagate_run_exit_code{outcome=\"ok\"} 0")
+            Some("schemagate_run_exit_code{command=\"migrate\",outcome=\"ok\"} 0")
         );
         assert_eq!(
             sample(&text, "schemagate_last_success_timestamp_seconds"),
@@ -407,7 +419,7 @@ mod tests {
         let text = encode(&finished(124, "deadline"), &BUILD);
         assert_eq!(
             sample(&text, "schemagate_run_exit_code"),
-            Some("schemagate_run_exit_code{outcome=\"deadline\"} 124")
+            Some("schemagate_run_exit_code{command=\"migrate\",outcome=\"deadline\"} 124")
         );
         assert!(!text.contains("schemagate_last_success_timestamp_seconds"));
     }
