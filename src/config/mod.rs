@@ -2,7 +2,8 @@
 //!
 //! `raw` reads names (the environment list, `NAME_FILE` forms) into plain strings; `settings`
 //! and `connection` validate them into [`Settings`]; `conninfo` parses libpq connection
-//! strings and `jdbc` pgjdbc URLs; `pushgateway` validates where metrics are pushed; `compare` holds what `compare` reads; `values`
+//! strings and `jdbc` pgjdbc URLs; `pushgateway` validates where metrics are pushed and `otlp`
+//! where OTLP goes; `compare` holds what `compare` reads; `values`
 //! holds the shared value syntaxes. Nothing here touches `std::env` or `std::fs`: the caller
 //! passes the environment and a [`SecretFiles`] reader.
 
@@ -12,6 +13,7 @@ mod connection;
 mod conninfo;
 pub mod flyway;
 mod jdbc;
+pub mod otlp;
 pub mod pushgateway;
 mod raw;
 mod settings;

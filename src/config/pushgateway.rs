@@ -58,7 +58,7 @@ pub(crate) fn resolve(
         }
         return None;
     };
-    let parsed = match parse_url(raw_url) {
+    let parsed = match parse_url(raw_url, "http://pushgateway.monitoring:9091") {
         Ok(p) => p,
         Err(why) => {
             problems.push(format!("{URL} {why}"));
@@ -130,14 +130,16 @@ pub(crate) fn resolve(
     })
 }
 
-struct Parsed {
-    url: String,
+pub(super) struct Parsed {
+    /// Without userinfo and without a trailing `/`.
+    pub url: String,
     /// Percent-decoded user and password.
-    userinfo: Option<(String, String)>,
+    pub userinfo: Option<(String, String)>,
 }
 
-/// `http(s)://[user[:password]@]host[:port][/path]`. The reasons never quote the text.
-fn parse_url(text: &str) -> Result<Parsed, String> {
+/// `http(s)://[user[:password]@]host[:port][/path]`; `example` is a good URL for the
+/// messages. The reasons never quote the text.
+pub(super) fn parse_url(text: &str, example: &str) -> Result<Parsed, String> {
     let text = text.trim();
     let (scheme, rest) = text.split_once("://").ok_or(
         "is not an http:// or https:// URL (its value is not shown: it may hold a password)",
@@ -157,7 +159,9 @@ fn parse_url(text: &str) -> Result<Parsed, String> {
         .map_or(rest.len(), |i| path_start + i);
     let (authority, tail) = rest.split_at(end_of_authority);
     if tail.contains(['?', '#']) {
-        return Err("holds a query or fragment; give the Pushgateway's base URL, e.g. http://pushgateway.monitoring:9091".into());
+        return Err(format!(
+            "holds a query or fragment; give the base URL, e.g. {example}"
+        ));
     }
     let (userinfo, host) = match authority.rsplit_once('@') {
         Some((info, host)) => {
@@ -171,7 +175,7 @@ fn parse_url(text: &str) -> Result<Parsed, String> {
         }
         None => (None, authority),
     };
-    check_host(host)?;
+    check_host(host, example)?;
     let path = tail.trim_end_matches('/');
     Ok(Parsed {
         url: format!("{scheme}://{host}{path}"),
@@ -179,10 +183,9 @@ fn parse_url(text: &str) -> Result<Parsed, String> {
     })
 }
 
-fn check_host(host: &str) -> Result<(), String> {
+fn check_host(host: &str, example: &str) -> Result<(), String> {
     // Neither host nor port is quoted: a URL that lost its `@` has its password there.
-    let bad =
-        || Err("has no valid host[:port]; e.g. http://pushgateway.monitoring:9091".to_string());
+    let bad = || Err(format!("has no valid host[:port]; e.g. {example}"));
     if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c.is_control()) {
         return bad();
     }

@@ -203,6 +203,9 @@ pub(crate) struct Raw {
     pub placeholders: BTreeMap<String, String>,
     pub hostname: Option<String>,
     pub rust_log: Option<String>,
+    /// Every `OTEL_*` variable that is set: OpenTelemetry's own names (`config::otlp` reads
+    /// them; an unknown one is not ours to refuse).
+    pub otel: BTreeMap<String, String>,
     /// Variable name → the file its value was read from, for error messages.
     origins: BTreeMap<String, PathBuf>,
 }
@@ -322,6 +325,12 @@ impl Env {
                 .get("RUST_LOG")
                 .filter(|h| !h.is_empty())
                 .map(str::to_string),
+            otel: self
+                .0
+                .iter()
+                .filter(|(k, v)| k.starts_with("OTEL_") && !v.trim().is_empty())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             origins,
         }
     }

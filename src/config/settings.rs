@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::compare::{self, CompareSettings};
 use super::conn::ConnSettings;
 use super::connection;
+use super::otlp::{self, Otlp};
 use super::pushgateway::{self, Pushgateway};
 use super::raw::{Env, PREFIX, Raw, SecretFiles};
 use super::values::{MAX_IDENTIFIER_BYTES, boolean, bytes, duration, is_version};
@@ -124,6 +125,9 @@ pub struct Settings {
     pub pushgateway: Option<Pushgateway>,
     /// `SCHEMAGATE_COMPARE_*`: the other database `compare` reads; `None` without a URL.
     pub compare: Option<CompareSettings>,
+    /// `OTEL_EXPORTER_OTLP_*` and the resource's variables: where `migrate` and `undo` send
+    /// their metrics and trace over OTLP/HTTP; `None` sends nothing.
+    pub otlp: Option<Otlp>,
     /// What the configuration accepted but the operator should hear about (a setting that
     /// is ignored, a Flyway option without effect here); logged once logging is up.
     pub warnings: Vec<String>,
@@ -196,6 +200,7 @@ impl fmt::Debug for Settings {
             .field("termination_log", &self.termination_log)
             .field("pushgateway", &self.pushgateway)
             .field("compare", &self.compare)
+            .field("otlp", &self.otlp)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -329,6 +334,12 @@ impl Check<'_> {
             ),
             pushgateway: pushgateway::resolve(s, self.problems, self.warnings),
             compare: self.compare(files, connect_timeout, wait_timeout),
+            otlp: otlp::resolve(
+                &self.raw.otel,
+                env!("CARGO_PKG_VERSION"),
+                self.problems,
+                self.warnings,
+            ),
             conn: conn?,
             warnings: std::mem::take(self.warnings),
         })
