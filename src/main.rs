@@ -333,9 +333,16 @@ fn main() -> ExitCode {
             );
         }
     };
-    let (metrics, pusher) = telemetry::start(
+    // The commands that change the schema in a release (migrate) and in its rollback (undo)
+    // send; what reads or repairs does not.
+    let sends = match cli.command {
+        Command::Migrate => Some("migrate"),
+        Command::Undo => Some("undo"),
+        _ => None,
+    };
+    let (metrics, telemetry) = telemetry::start(
         &settings,
-        cli.command == Command::Migrate,
+        sends,
         started,
         Build {
             version: VERSION,
@@ -393,9 +400,13 @@ fn main() -> ExitCode {
         f.message = flyway.relabel(&f.message);
         f
     });
-    if let Some(pusher) = pusher {
+    if let Some(telemetry) = telemetry {
         let code = exit_code(&outcome);
-        pusher.finish(code, code_name(code));
+        telemetry.finish(
+            code,
+            code_name(code),
+            outcome.as_ref().err().map(|f| f.message.as_str()),
+        );
     }
     finish(&outcome, cli.command, &report, started, &env)
 }

@@ -183,6 +183,7 @@ impl Run<'_> {
             .collect::<Result<_, String>>()
             .map_err(|e| invalid(vec![e]))?;
         let inputs: Vec<Input<'_>> = owned.iter().map(Owned::input).collect();
+        let span = self.metrics.span("lint");
         let live = live_facts(&w.c.session.client, self.settings, &inputs).await;
         let budget = self
             .deadline
@@ -205,8 +206,12 @@ impl Run<'_> {
             }
         }
         self.metrics.record(|m| m.lint = counts);
+        span.set("schemagate.lint.errors", counts.error);
+        span.set("schemagate.lint.warnings", counts.warning);
         if mode == LintMode::Enforce && result.errors() > 0 {
-            return Err(refusal(&result));
+            let refused = refusal(&result);
+            span.fail(&refused.message);
+            return Err(refused);
         }
         if result.errors() > 0 {
             tracing::warn!(

@@ -203,17 +203,24 @@ impl Run<'_> {
         let mut current = plan.current.as_deref().and_then(|v| Version::parse(v).ok());
         for (k, ready) in pending.iter().enumerate() {
             let what = label(ready.script);
+            // The guard's wait is part of the script's span: it is what the script waited on.
+            let span = self.metrics.script_span("migration", ready.script);
             // Each contract script has its own guard: a session of a version whose image holds
             // an earlier contract may still need what a later one drops.
             if ready.script.phase == Phase::Contract {
-                match self
+                let guard = self
                     .contract_guard(ready, companions.as_ref(), client)
-                    .await?
-                {
+                    .await;
+                if guard.is_err() {
+                    span.outcome(&guard, "");
+                }
+                match guard? {
                     None => {}
                     Some(deferral) => {
                         report.deferred = pending[k..].iter().map(|r| label(r.script)).collect();
                         let reason = deferral.reason();
+                        span.set("schemagate.migration.outcome", "deferred");
+                        span.set("schemagate.contract.deferral", reason.as_str());
                         tracing::warn!(
                             migration = %what, deferred = %report.deferred.join(", "), reason = %reason,
                             "contract script {what} deferred, with every script after it: {reason}. It runs in a later migrate once no older app version is connected"
@@ -236,6 +243,7 @@ impl Run<'_> {
                 }
                 _ => ctx.apply(ready).await,
             };
+            span.outcome(&applied, "applied");
             match applied {
                 Ok(done) => {
                     report.applied += 1;
@@ -244,6 +252,11 @@ impl Run<'_> {
                     {
                         current = Some(v.clone());
                         report.after = Some(v.as_str().to_string());
+                    }
+                    span.set("schemagate.migration.statements", done.statements as u64);
+                    span.set("schemagate.migration.lock_retries", u64::from(done.retries));
+                    if let Some(rows) = done.rows {
+                        span.set("schemagate.backfill.rows", rows);
                     }
                     self.metrics.record(|m| {
                         m.migrations_applied += 1;

@@ -168,8 +168,21 @@ impl Run<'_> {
         let ctx = self.ctx(c, lock_session, &t, Some(companions), &[], &[]);
         let mut left = still_applied(&plan);
         for (step, ready) in undo.steps.iter().zip(&ready) {
-            let done = ctx.apply(ready).await?;
+            let span = self.metrics.script_span("undo", ready.script);
+            span.set("schemagate.migration.version", step.version.as_str());
+            span.set(
+                "schemagate.undo.source",
+                match step.source {
+                    Source::Stored => "stored",
+                    Source::File => "file",
+                },
+            );
+            let done = ctx.apply(ready).await;
+            span.outcome(&done, "undone");
+            let done = done?;
+            span.set("schemagate.migration.statements", done.statements as u64);
             report.undone += 1;
+            self.metrics.record(|m| m.migrations_undone += 1);
             if let Ok(v) = Version::parse(&step.version) {
                 left.remove(&v);
             }

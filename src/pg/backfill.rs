@@ -19,6 +19,7 @@ use crate::pg::activity;
 use crate::pg::connect::classify;
 use crate::pg::exec::{Ctx, Done, Ready, describe_error, label, lock_backoff};
 use crate::pg::history;
+use crate::telemetry::SpanGuard;
 
 /// How often a progress line is logged.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -42,6 +43,23 @@ impl Tally {
             if self.batches == 1 { "" } else { "es" },
             self.rows
         )
+    }
+}
+
+/// One span of batches (see [`Ctx::backfill`]): what it did is the tally since it opened.
+struct BatchGroup {
+    span: SpanGuard,
+    from: Tally,
+}
+
+impl BatchGroup {
+    fn count(&self, now: &Tally) {
+        self.span.set(
+            "schemagate.backfill.batches",
+            now.batches - self.from.batches,
+        );
+        self.span
+            .set("schemagate.backfill.rows", now.rows - self.from.rows);
     }
 }
 
@@ -85,21 +103,33 @@ impl Ctx<'_> {
         let mut last_progress = Instant::now();
         tracing::info!(migration = %what, batch_size = sizer.size(), batch_timeout_ms = limits.batch_timeout.as_millis() as u64,
             "backfilling {what} in batches of {} rows, each in its own transaction", sizer.size());
+        // The batches between two progress lines are one span: a span per batch would be
+        // thousands in a long backfill, one for all of it would show nothing of its pace.
+        let mut group: Option<BatchGroup> = None;
         loop {
             if let Some(r) = self.stop.reason() {
                 return Err(stopped(r.failure_kind(), r.describe(), &what, &tally));
             }
             let size = sizer.size();
+            let batches = group.get_or_insert_with(|| BatchGroup {
+                span: self.metrics.span("backfill batches"),
+                from: tally,
+            });
+            batches.span.set("schemagate.backfill.batch_size", size);
             let began = Instant::now();
             let outcome = self
                 .batch(&with_batch_size(statement, size), limits.batch_timeout)
                 .await;
             let took = began.elapsed();
             match outcome {
-                Ok(Batch::Changed(0)) => break,
+                Ok(Batch::Changed(0)) => {
+                    batches.count(&tally);
+                    break;
+                }
                 Ok(Batch::Changed(n)) => {
                     tally.batches += 1;
                     tally.rows += n;
+                    batches.count(&tally);
                     let per_second = rate(tally.rows, start.elapsed());
                     self.metrics.record(|m| {
                         m.backfill_rows += n;
@@ -165,9 +195,14 @@ impl Ctx<'_> {
                     self.pause(delay, &what, &tally).await?;
                     continue;
                 }
-                Err(e) => return Err(self.batch_failure(&what, &at, &e, &tally)),
+                Err(e) => {
+                    let failure = self.batch_failure(&what, &at, &e, &tally);
+                    batches.span.fail(&failure.message);
+                    return Err(failure);
+                }
             }
             if last_progress.elapsed() >= PROGRESS_EVERY {
+                group = None;
                 let elapsed = start.elapsed();
                 tracing::info!(
                     migration = %what, batches = tally.batches, rows = tally.rows, rows_per_s = rate(tally.rows, elapsed),

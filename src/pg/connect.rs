@@ -30,7 +30,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::config::conn::{ConnSettings, SslMode, SslNegotiation, TargetSessionAttrs};
 use crate::core::outcome::{Failure, FailureKind};
 use crate::pg::tls::{self, Verification};
-use crate::telemetry::Recorder;
+use crate::telemetry::{Recorder, SpanGuard};
 
 /// Idle time before the first keepalive probe. With the interval and count below a peer that
 /// vanished without a FIN or RST (node lost, network partition) is detected within
@@ -224,12 +224,28 @@ pub async fn connect_once(conn: &ConnSettings) -> Result<Session, ConnectError> 
 /// (tokio-postgres pipelines them); its answer waits in [`Session::early`]. Every pod start
 /// reads the history this way, without a round trip of its own.
 ///
-/// Each attempt is counted in `metrics`.
+/// Each attempt is counted in `metrics`, and the whole wait is its `connect` span.
 pub async fn connect_with_retry(
     conn: &ConnSettings,
     wait_timeout: Duration,
     early: Option<&str>,
     metrics: &Recorder,
+) -> Result<Session, Failure> {
+    let span = metrics.span("connect");
+    let connected = connect_attempts(conn, wait_timeout, early, metrics, &span).await;
+    match &connected {
+        Ok(session) => span.set("server.address", session.server.as_str()),
+        Err(f) => span.fail(&f.message),
+    }
+    connected
+}
+
+async fn connect_attempts(
+    conn: &ConnSettings,
+    wait_timeout: Duration,
+    early: Option<&str>,
+    metrics: &Recorder,
+    span: &SpanGuard,
 ) -> Result<Session, Failure> {
     let mut target = Target::new(conn)?;
     target.early = early.map(str::to_string);
@@ -258,6 +274,7 @@ pub async fn connect_with_retry(
     loop {
         attempt += 1;
         metrics.record(|m| m.connect_attempts += 1);
+        span.set("schemagate.connect.attempts", u64::from(attempt));
         let error = match target.pass(per_host).await {
             Ok(session) => {
                 tracing::info!(

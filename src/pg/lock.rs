@@ -80,8 +80,25 @@ async fn describe_holder(client: &Client, key: i64) -> String {
 
 /// Takes the session-level lock, polling with jittered backoff until `wait` runs out.
 /// Never blocks in the server: an abandoned wait leaves nothing queued there. The time
-/// waited goes to `metrics` as it passes, so a push during a long wait shows it.
+/// waited goes to `metrics` as it passes, so a push during a long wait shows it; the wait
+/// is the `lock` span.
 pub async fn acquire(
+    client: &Client,
+    key: i64,
+    wait: Duration,
+    stop: &Stop,
+    metrics: &Recorder,
+) -> Result<(), Failure> {
+    let span = metrics.span("lock");
+    span.set("schemagate.lock.key", key);
+    let taken = poll(client, key, wait, stop, metrics).await;
+    if let Err(f) = &taken {
+        span.fail(&f.message);
+    }
+    taken
+}
+
+async fn poll(
     client: &Client,
     key: i64,
     wait: Duration,
