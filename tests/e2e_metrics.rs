@@ -1,4 +1,4 @@
-//! End-to-end: `migrate` pushes its metrics to a real Pushgateway (issue 16), read back by scraping it — after a success, a failure that keeps the last success, a deadline, and during and after a long backfill; the exact pushed text passes `promtool check metrics`; grouping labels are escaped; a dead gateway (closed port, or one that never answers) costs under 2 s and never the exit code; only `migrate` pushes.
+//! End-to-end: `migrate` pushes its metrics to a real Pushgateway (issue 16), read back by scraping it — after a success, a failure that keeps the last success, a deadline, and during and after a long backfill; the exact pushed text passes `promtool check metrics`; grouping labels are escaped; a dead gateway (closed port, or one that never answers) costs under 2 s and never the exit code; only `migrate` and `undo` push.
 
 mod common;
 
@@ -181,21 +181,7 @@ const BACKFILL_ROWS: u64 = 220;
 fn a_long_backfill_is_pushed_while_it_runs_and_when_it_ends() {
     let gw = Pushgateway::start();
     let db = PgServer::shared().fresh_db();
-    let dir = migrations_dir(&[
-        (
-            "V1__t.sql",
-            &format!(
-                "CREATE TABLE t (id int PRIMARY KEY, done bool NOT NULL DEFAULT false);\n\
-                 INSERT INTO t (id) SELECT g FROM generate_series(1, {BACKFILL_ROWS}) g;"
-            ),
-        ),
-        (
-            "V2__fill.sql",
-            "-- schemagate:backfill\n\
-             UPDATE t SET done = (pg_sleep(0.07) IS NOT NULL) WHERE id IN (SELECT id FROM t WHERE NOT done\n\
-               ORDER BY id LIMIT ${schemagate:batch_size});",
-        ),
-    ]);
+    let dir = slow_backfill_dir(BACKFILL_ROWS);
     let mut running = sg(&db, dir.path())
         .env(URL, gw.url())
         .env("SCHEMAGATE_BATCH_SIZE", "10")
@@ -403,7 +389,7 @@ fn a_dead_gateway_costs_under_two_seconds_and_never_the_exit_code() {
 }
 
 #[test]
-fn only_migrate_pushes() {
+fn only_migrate_and_undo_push() {
     let rec = HttpRecorder::start(Answer::Status(200));
     let db = PgServer::shared().fresh_db();
     let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")]);
@@ -413,4 +399,19 @@ fn only_migrate_pushes() {
     assert!(rec.requests().is_empty(), "{:?}", rec.requests());
     sg(&db, dir.path()).env(URL, rec.url()).run().assert_code(0);
     assert_eq!(rec.requests().len(), 1);
+    // A rollback's undo changes the schema too (here: nothing above V1 to undo).
+    sg(&db, dir.path())
+        .env(URL, rec.url())
+        .arg("undo")
+        .run()
+        .assert_code(0);
+    let requests = rec.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[1]
+            .body
+            .contains("schemagate_run_exit_code{command=\"undo\",outcome=\"ok\"} 0"),
+        "{}",
+        requests[1].body
+    );
 }

@@ -2216,11 +2216,14 @@ impl fmt::Display for Outcome {
     }
 }
 
+mod otlp;
 mod pgbouncer;
 mod pushgateway;
 mod schemagate;
 mod standby;
 // A test file uses only some of these (harness_smoke runs no binary at all).
+#[allow(unused_imports)]
+pub use otlp::*;
 #[allow(unused_imports)]
 pub use pgbouncer::*;
 #[allow(unused_imports)]

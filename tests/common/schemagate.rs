@@ -135,3 +135,24 @@ pub fn stopped_cleanly(db: &TestDb) {
         "no backend of ours may be left running"
     );
 }
+
+/// V1 makes a table `t` of `rows` rows; V2 backfills it at 70 ms a row, so that with
+/// `SCHEMAGATE_BATCH_SIZE=10` each batch takes 0.7 s (inside the 0.5-2 s the batch size keeps)
+/// and the backfill lasts about `rows` × 75 ms.
+pub fn slow_backfill_dir(rows: u64) -> tempfile::TempDir {
+    super::migrations_dir(&[
+        (
+            "V1__t.sql",
+            &format!(
+                "CREATE TABLE t (id int PRIMARY KEY, done bool NOT NULL DEFAULT false);\n\
+                 INSERT INTO t (id) SELECT g FROM generate_series(1, {rows}) g;"
+            ),
+        ),
+        (
+            "V2__fill.sql",
+            "-- schemagate:backfill\n\
+             UPDATE t SET done = (pg_sleep(0.07) IS NOT NULL) WHERE id IN (SELECT id FROM t WHERE NOT done\n\
+               ORDER BY id LIMIT ${schemagate:batch_size});",
+        ),
+    ])
+}
