@@ -18,6 +18,10 @@
 //!   answers, a failing migration, a database that is down and a malformed setting beside
 //!   it. The gateway receives exactly the Authorization header it should, and neither the
 //!   password in any form nor the header appears in stdout, stderr or the termination log.
+//! - `otlp_header_matrix` (issue 16): the same kind of secret as a bearer token in
+//!   `OTEL_EXPORTER_OTLP_HEADERS` or in the per-signal `_METRICS_HEADERS`/`_TRACES_HEADERS`,
+//!   crossed with the same endings (the malformed setting: an entry without `=` beside it).
+//!   Metrics and trace both carry exactly the header; it and the secret reach no output.
 //!
 //! Every cell ends with the same invariant: no planted secret in any output, no schemagate
 //! session left in `pg_stat_activity`, no advisory lock left in `pg_locks`. Cells run in
@@ -1397,21 +1401,13 @@ impl PushEnding {
 /// The credential reaches the gateway as the header it should, every time a push is made,
 /// and appears nowhere in stdout, stderr or the termination log — not even the header.
 fn run_push_cell(source: PushSource, ending: PushEnding, planted: &Planted) -> CellResult {
-    let rec = HttpRecorder::start(ending.answer());
-    let db = PgServer::shared().fresh_db();
-    let script = if ending == PushEnding::MigrationFails {
-        "SELECT 1/0;"
-    } else {
-        "CREATE TABLE a (id int);"
-    };
-    let scripts = migrations_dir(&[("V1__a.sql", script)]);
+    let Cell {
+        rec,
+        db,
+        _scripts,
+        mut sg,
+    } = Cell::new(ending);
     let files = tempfile::tempdir().unwrap();
-    let mut sg = sg(&db, scripts.path()).timeout(Duration::from_secs(45));
-    if ending == PushEnding::DatabaseDown {
-        sg = sg
-            .env("PGPORT", free_port().to_string())
-            .env("SCHEMAGATE_WAIT_TIMEOUT", "1s");
-    }
     let port = if ending == PushEnding::ConfigError
         && matches!(source, PushSource::UrlUserinfo | PushSource::UrlFile)
     {
@@ -1460,28 +1456,7 @@ fn run_push_cell(source: PushSource, ending: PushEnding, planted: &Planted) -> C
         _ if needs_user => sg = sg.env("SCHEMAGATE_PUSHGATEWAY_USERNAME", user),
         _ => {}
     }
-    let out = sg.run();
-    let mut problems = Vec::new();
-    let expected = ending.expected_code();
-    expect(
-        out.code == Some(expected),
-        &mut problems,
-        format!("exit code {:?}, expected {expected}", out.code),
-    );
-    check_no_leak(&out, &[planted], &mut problems);
-    let term = out.termination_log.clone().unwrap_or_default();
-    for (stream, text) in [
-        ("stdout", &out.stdout),
-        ("stderr", &out.stderr),
-        ("termination log", &term),
-    ] {
-        if text.contains(&expected_header) {
-            problems.push(format!(
-                "LEAK: the Authorization header appears in {stream}"
-            ));
-        }
-    }
-    check_db_clean(&db, &mut problems);
+    let (out, mut problems) = run_send_cell(sg, ending, planted, &expected_header, &db);
     let requests = rec.requests();
     match ending {
         PushEnding::ConfigError => {
@@ -1515,16 +1490,7 @@ fn run_push_cell(source: PushSource, ending: PushEnding, planted: &Planted) -> C
         }
     }
     if matches!(ending, PushEnding::Refused | PushEnding::Hangs) {
-        let warned = out
-            .stderr_json_lines()
-            .iter()
-            .filter(|l| {
-                l["level"] == "WARN"
-                    && l["message"]
-                        .as_str()
-                        .is_some_and(|m| m.contains("could not push"))
-            })
-            .count();
+        let warned = warn_count(&out, "push");
         expect(
             warned == 1,
             &mut problems,
@@ -1537,55 +1503,282 @@ fn run_push_cell(source: PushSource, ending: PushEnding, planted: &Planted) -> C
             "the warning does not name the gateway's URL",
         );
     }
-    CellResult {
-        row: source.name().into(),
-        col: ending.name().into(),
-        expected,
-        observed: out.code,
-        elapsed: out.elapsed,
-        problems,
-        output: out.to_string(),
-        tcp: 0,
-    }
+    send_cell_result(source.name(), ending, &out, problems)
 }
 
 #[test]
 fn pushgateway_credential_matrix() {
-    let started = Instant::now();
     let planted = Planted::new("pushgateway", "pg-w");
-    let cells: Vec<(PushSource, PushEnding)> = PUSH_SOURCES
-        .iter()
-        .flat_map(|&s| PUSH_ENDINGS.iter().map(move |&e| (s, e)))
-        .collect();
-    let mut results: Vec<CellResult> = thread::scope(|s| {
-        let workers: Vec<_> = (0..4)
-            .map(|w| {
-                let mine: Vec<(PushSource, PushEnding)> =
-                    cells.iter().copied().skip(w).step_by(4).collect();
-                let planted = &planted;
-                s.spawn(move || {
-                    mine.into_iter()
-                        .map(|(source, ending)| run_push_cell(source, ending, planted))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a push cell worker panicked"))
-            .collect()
-    });
-    results.sort_by_key(|r| (r.row.clone(), r.col.clone()));
-    assert_eq!(results.len(), cells.len());
-    let rows: Vec<String> = PUSH_SOURCES.iter().map(|s| s.name().to_string()).collect();
+    send_matrix(
+        "Pushgateway credential matrix",
+        &PUSH_SOURCES,
+        PushSource::name,
+        |source, ending| run_push_cell(source, ending, &planted),
+    );
+}
+
+/// Runs every cell of `sources` × the push endings and reports the matrix as `title`.
+fn send_matrix<S: Copy + Send + Sync>(
+    title: &str,
+    sources: &[S],
+    name: fn(S) -> &'static str,
+    run: impl Fn(S, PushEnding) -> CellResult + Sync,
+) {
+    let started = Instant::now();
+    let results = cells_in_parallel(sources, &PUSH_ENDINGS, run);
+    let rows: Vec<String> = sources.iter().map(|&s| name(s).to_string()).collect();
     let cols: Vec<String> = PUSH_ENDINGS.iter().map(|e| e.name().to_string()).collect();
     report(
         &format!(
-            "Pushgateway credential matrix (source × ending → exit code), {:.1?}",
+            "{title} (source × ending → exit code), {:.1?}",
             started.elapsed()
         ),
         &results,
         &rows,
         &cols,
     );
+}
+
+/// Every cell of `sources` × `endings`, four at a time; sorted by row and column.
+fn cells_in_parallel<S: Copy + Send + Sync, E: Copy + Send + Sync>(
+    sources: &[S],
+    endings: &[E],
+    run: impl Fn(S, E) -> CellResult + Sync,
+) -> Vec<CellResult> {
+    let cells: Vec<(S, E)> = sources
+        .iter()
+        .flat_map(|&s| endings.iter().map(move |&e| (s, e)))
+        .collect();
+    let run = &run;
+    let mut results: Vec<CellResult> = thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let mine: Vec<(S, E)> = cells.iter().copied().skip(w).step_by(4).collect();
+                s.spawn(move || {
+                    mine.into_iter()
+                        .map(|(source, ending)| run(source, ending))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a cell worker panicked"))
+            .collect()
+    });
+    results.sort_by_key(|r| (r.row.clone(), r.col.clone()));
+    assert_eq!(results.len(), cells.len());
+    results
+}
+
+/// An Authorization header (or any header made of a secret) never reaches an output.
+fn check_header_not_shown(out: &Outcome, header: &str, problems: &mut Vec<String>) {
+    let term = out.termination_log.clone().unwrap_or_default();
+    for (stream, text) in [
+        ("stdout", &out.stdout),
+        ("stderr", &out.stderr),
+        ("termination log", &term),
+    ] {
+        if text.contains(header) {
+            problems.push(format!(
+                "LEAK: the Authorization header appears in {stream}"
+            ));
+        }
+    }
+}
+
+/// `warn` lines whose message holds `needle`.
+fn warn_count(out: &Outcome, needle: &str) -> usize {
+    out.stderr_json_lines()
+        .iter()
+        .filter(|l| {
+            l["level"] == "WARN" && l["message"].as_str().is_some_and(|m| m.contains(needle))
+        })
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 16: OTLP's headers
+// ---------------------------------------------------------------------------------------
+
+/// Where the OTLP header that holds the secret is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OtlpSource {
+    /// `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<percent-encoded>`.
+    Headers,
+    /// The same in `OTEL_EXPORTER_OTLP_METRICS_HEADERS` and `_TRACES_HEADERS`.
+    SignalHeaders,
+}
+
+const OTLP_SOURCES: [OtlpSource; 2] = [OtlpSource::Headers, OtlpSource::SignalHeaders];
+
+impl OtlpSource {
+    fn name(self) -> &'static str {
+        match self {
+            OtlpSource::Headers => "HEADERS",
+            OtlpSource::SignalHeaders => "METRICS_/TRACES_HEADERS",
+        }
+    }
+
+    fn variables(self) -> &'static [&'static str] {
+        match self {
+            OtlpSource::Headers => &["OTEL_EXPORTER_OTLP_HEADERS"],
+            OtlpSource::SignalHeaders => &[
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            ],
+        }
+    }
+}
+
+/// One cell: the planted secret as a bearer token in the OTLP headers given through
+/// `source`, the run ending as `ending` (the push endings; the malformed setting is an entry
+/// without `=` beside the header). Metrics and trace both carry exactly the header, and
+/// neither the secret in any form nor the header appears in any output.
+fn run_otlp_cell(source: OtlpSource, ending: PushEnding, planted: &Planted) -> CellResult {
+    let Cell {
+        rec,
+        db,
+        _scripts,
+        sg,
+    } = Cell::new(ending);
+    let mut sg = sg.env("OTEL_EXPORTER_OTLP_ENDPOINT", rec.url());
+    let mut value = format!("Authorization=Bearer%20{}", pct(&planted.raw));
+    if ending == PushEnding::ConfigError {
+        value.push_str(",X-Broken");
+    }
+    for var in source.variables() {
+        sg = sg.env(var, &value);
+    }
+    let expected_header = format!("Bearer {}", planted.raw);
+    let (out, mut problems) = run_send_cell(sg, ending, planted, &expected_header, &db);
+    let requests = rec.requests();
+    match ending {
+        PushEnding::ConfigError => {
+            expect(
+                requests.is_empty(),
+                &mut problems,
+                "a run that refused its settings sent",
+            );
+            expect(
+                out.stderr.contains(source.variables()[0]),
+                &mut problems,
+                "the config error does not name the variable",
+            );
+        }
+        PushEnding::Hangs => {}
+        _ => {
+            let mut paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+            paths.sort_unstable();
+            expect(
+                paths == ["/v1/metrics", "/v1/traces"],
+                &mut problems,
+                format!("sent {paths:?}, expected metrics and a trace"),
+            );
+            for r in &requests {
+                let got = r.headers.get("authorization").cloned().unwrap_or_default();
+                expect(
+                    got == expected_header,
+                    &mut problems,
+                    format!("{} did not carry the expected Authorization header", r.path),
+                );
+            }
+        }
+    }
+    if matches!(ending, PushEnding::Refused | PushEnding::Hangs) {
+        let warned = warn_count(&out, "OTLP");
+        expect(
+            warned == 1,
+            &mut problems,
+            format!("{warned} OTLP warnings, expected 1"),
+        );
+    }
+    send_cell_result(source.name(), ending, &out, problems)
+}
+
+#[test]
+fn otlp_header_matrix() {
+    let planted = Planted::new("otlp header", "otlp-h");
+    send_matrix(
+        "OTLP header matrix",
+        &OTLP_SOURCES,
+        OtlpSource::name,
+        |source, ending| run_otlp_cell(source, ending, &planted),
+    );
+}
+
+/// What a telemetry cell runs against: a receiver answering as `ending` says, a fresh
+/// database (or, for `DatabaseDown`, a closed port), one migration that fails for
+/// `MigrationFails`, and the run's command line so far.
+struct Cell {
+    rec: HttpRecorder,
+    db: TestDb,
+    _scripts: tempfile::TempDir,
+    sg: Sg,
+}
+
+impl Cell {
+    fn new(ending: PushEnding) -> Cell {
+        let rec = HttpRecorder::start(ending.answer());
+        let db = PgServer::shared().fresh_db();
+        let script = if ending == PushEnding::MigrationFails {
+            "SELECT 1/0;"
+        } else {
+            "CREATE TABLE a (id int);"
+        };
+        let scripts = migrations_dir(&[("V1__a.sql", script)]);
+        let mut sg = sg(&db, scripts.path()).timeout(Duration::from_secs(45));
+        if ending == PushEnding::DatabaseDown {
+            sg = sg
+                .env("PGPORT", free_port().to_string())
+                .env("SCHEMAGATE_WAIT_TIMEOUT", "1s");
+        }
+        Cell {
+            rec,
+            db,
+            _scripts: scripts,
+            sg,
+        }
+    }
+}
+
+/// Runs a telemetry cell: the exit code `ending` expects, and neither the secret nor the
+/// header made of it in any output, nothing left on the database.
+fn run_send_cell(
+    sg: Sg,
+    ending: PushEnding,
+    planted: &Planted,
+    header: &str,
+    db: &TestDb,
+) -> (Outcome, Vec<String>) {
+    let out = sg.run();
+    let mut problems = Vec::new();
+    let expected = ending.expected_code();
+    expect(
+        out.code == Some(expected),
+        &mut problems,
+        format!("exit code {:?}, expected {expected}", out.code),
+    );
+    check_no_leak(&out, &[planted], &mut problems);
+    check_header_not_shown(&out, header, &mut problems);
+    check_db_clean(db, &mut problems);
+    (out, problems)
+}
+
+fn send_cell_result(
+    row: &str,
+    ending: PushEnding,
+    out: &Outcome,
+    problems: Vec<String>,
+) -> CellResult {
+    CellResult {
+        row: row.into(),
+        col: ending.name().into(),
+        expected: ending.expected_code(),
+        observed: out.code,
+        elapsed: out.elapsed,
+        problems,
+        output: out.to_string(),
+        tcp: 0,
+    }
 }
