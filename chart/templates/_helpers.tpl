@@ -236,6 +236,10 @@ A created Secret uses the standard names for the fields it holds.
 {{- fail "metrics.pushgateway.secretKeys: give username and password (basic auth) or token (bearer), not both; set the others to \"\"" }}
 {{- end }}
 {{- end }}
+{{- $otlp := .Values.metrics.otlp }}
+{{- if and $otlp.headersSecret (not $otlp.endpoint) }}
+{{- fail "metrics.otlp.headersSecret is set but metrics.otlp.endpoint is not: set the receiver's URL, or leave both empty to send nothing over OTLP" }}
+{{- end }}
 {{- if and .Values.app.version (not .Values.app.name) }}
 {{- fail "app.version is set but app.name is not: set both (SCHEMAGATE_APP and SCHEMAGATE_APP_VERSION go together)" }}
 {{- end }}
@@ -318,10 +322,37 @@ A created Secret uses the standard names for the fields it holds.
 {{- end }}
 
 {{/*
-The metrics push's settings (SCHEMAGATE_PUSHGATEWAY_*), for the containers that run `migrate`
-only: no other command pushes, and the credentials go nowhere they are not used.
+The telemetry's settings (SCHEMAGATE_PUSHGATEWAY_*, OTEL_*), for the containers that run
+`migrate` or `undo` only: no other command sends, and the credentials go nowhere they are
+not used.
 */}}
 {{- define "schemagate.metricsEnv" -}}
+{{- $o := .Values.metrics.otlp }}
+{{- if $o.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $o.endpoint | quote }}
+{{- if not $o.traces }}
+- name: OTEL_TRACES_EXPORTER
+  value: "none"
+{{- end }}
+{{- with $o.serviceName }}
+- name: OTEL_SERVICE_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- $attrs := list (printf "k8s.namespace.name=%s" .Release.Namespace) }}
+{{- range $k, $v := $o.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $k (toString $v)) }}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- with $o.headersSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $o.headersKey }}
+{{- end }}
+{{- end }}
 {{- $p := .Values.metrics.pushgateway }}
 {{- if $p.url }}
 - name: SCHEMAGATE_PUSHGATEWAY_URL
@@ -459,10 +490,10 @@ image: {{ include "schemagate.image" $ | quote }}
 imagePullPolicy: {{ $.Values.image.pullPolicy }}
 args:
   - {{ .command }}
-{{- $migrates := eq .command "migrate" }}
+{{- $sends := or (eq .command "migrate") (eq .command "undo") }}
 env:
   {{- include "schemagate.env" $ | trim | nindent 2 }}
-  {{- if $migrates }}
+  {{- if $sends }}
   {{- with include "schemagate.metricsEnv" $ | trim }}
   {{- . | nindent 2 }}
   {{- end }}
@@ -472,7 +503,7 @@ env:
     value: {{ .value | quote }}
   {{- end }}
 {{- $mounts := include "schemagate.volumeMounts" $ | trim }}
-{{- if $migrates }}
+{{- if $sends }}
 {{- $mounts = printf "%s\n%s" $mounts (include "schemagate.metricsVolumeMounts" $ | trim) | trim }}
 {{- end }}
 {{- with $mounts }}
@@ -528,7 +559,7 @@ securityContext:
 containers:
   - {{ include "schemagate.container" (dict "root" $ "name" .name "command" .command "resources" .resources "env" .env) | trim | nindent 4 | trim }}
 {{- $volumes := include "schemagate.volumes" $ | trim }}
-{{- if eq .command "migrate" }}
+{{- if or (eq .command "migrate") (eq .command "undo") }}
 {{- $volumes = printf "%s\n%s" $volumes (include "schemagate.metricsVolumes" $ | trim) | trim }}
 {{- end }}
 {{- with $volumes }}

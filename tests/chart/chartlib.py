@@ -232,6 +232,8 @@ class Kubelet:
             "PGHOST": "127.0.0.1", "PGPORT": str(self.port), "PGUSER": "app",
             "PGPASSWORD": "pw", "PGDATABASE": "app",
             "SCHEMAGATE_DATABASE_URL": self.url, "DATABASE_URL": self.url,
+            # metrics.otlp.headersSecret's headers
+            "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20t0ken",
         }.get(var, "x")
 
     def file_content(self, name: str) -> str:
