@@ -142,6 +142,62 @@ fn verify_full_refuses_a_certificate_for_another_host_and_accepts_the_right_one(
     assert_eq!(versions(&db, T), [(some("1"), true)]);
 }
 
+/// rustls sends a key share for its first group only, so a handshake that ends on another group
+/// went through a HelloRetryRequest: a round trip more on every connection. A server left at
+/// PostgreSQL's defaults (`ssl_ecdh_curve = prime256v1` up to 17) must take the share that
+/// schemagate's own TLS configuration sends in its first ClientHello.
+#[test]
+fn a_server_at_its_defaults_takes_the_first_key_share_without_a_retry() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use schemagate::config::conn::{ConnSettings, HostPort, RootCerts, SslMode};
+
+    let (server, tls, _certs) = tls_server(&["localhost", "127.0.0.1"]);
+    let conn = ConnSettings {
+        hosts: vec![HostPort::new("localhost", server.port())],
+        user: "postgres".into(),
+        password: None,
+        dbname: "postgres".into(),
+        sslmode: SslMode::VerifyFull,
+        sslnegotiation: Default::default(),
+        sslrootcert: Some(RootCerts::File(tls.ca_cert.clone())),
+        sslcert: None,
+        sslkey: None,
+        application_name: "schemagate/test".into(),
+        connect_timeout: Duration::from_secs(10),
+        options: None,
+        target_session_attrs: Default::default(),
+        init_sql: None,
+    };
+    let config = Arc::new(
+        schemagate::pg::tls::client_config(&conn)
+            .expect("TLS configuration")
+            .expect("verify-full over TCP uses TLS"),
+    );
+    let first = config.crypto_provider().kx_groups[0].name();
+
+    let mut sock = std::net::TcpStream::connect((server.host(), server.port())).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // SSLRequest: length 8, code 1234 5679.
+    sock.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+        .unwrap();
+    let mut answer = [0u8; 1];
+    sock.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"S", "the server must offer TLS");
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut session = rustls::ClientConnection::new(config, name).unwrap();
+    while session.is_handshaking() {
+        session.complete_io(&mut sock).expect("TLS handshake");
+    }
+    assert_eq!(
+        session.negotiated_key_exchange_group().map(|g| g.name()),
+        Some(first),
+        "the server asked for another key share (HelloRetryRequest)"
+    );
+}
+
 /// PostgreSQL 15 (the only server here) reads a direct ClientHello as a startup packet of
 /// absurd length and hangs up without a word: the run must say what to change, and not spend
 /// its wait retrying a server that will never answer otherwise. The default negotiation

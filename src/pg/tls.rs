@@ -66,7 +66,7 @@ pub(crate) fn setup(conn: &ConnSettings) -> Result<Option<TlsSetup>, Failure> {
     let check = check(conn.sslmode, conn.sslrootcert.as_ref())?;
     // Explicit, so that no other crate's choice of process-default provider (or the lack of
     // one) can change what this binary negotiates; aws-lc is not linked at all.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Failure::new(FailureKind::Internal, format!("rustls: {e}")))?;
@@ -123,6 +123,21 @@ pub(crate) fn setup(conn: &ConnSettings) -> Result<Option<TlsSetup>, Failure> {
         config,
         verification,
     }))
+}
+
+/// ring's provider with P-256 as the first key-exchange group. rustls sends a key share for its
+/// first group only, and a server that cannot use it answers with a HelloRetryRequest: one
+/// more round trip on every connection. PostgreSQL up to 17 gives OpenSSL its
+/// `ssl_ecdh_curve` alone, prime256v1 unless changed, so ring's default order (X25519 first)
+/// pays that round trip against a server left at its defaults (psql does too). PostgreSQL 18's
+/// `ssl_groups` default, X25519:prime256v1, takes the P-256 share as sent. X25519 and P-384
+/// stay offered for servers set to use them.
+fn provider() -> CryptoProvider {
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    CryptoProvider {
+        kx_groups: vec![SECP256R1, X25519, SECP384R1],
+        ..rustls::crypto::ring::default_provider()
+    }
 }
 
 /// What `sslmode` and `sslrootcert` ask to verify, with the roots to verify against.
