@@ -667,7 +667,9 @@ def network_report(res, labels, net):
               + ", ".join(f"{rt:g} ms proxy {t * 1000:.2f} ms" for rt, t in probe.items())
               + f"; the {rtt_ms:g} ms proxy adds {rtt * 1000:.2f} ms, the RTT every round-trip count below is "
               "divided by. The proxy accepts a connection at once, so no count includes the TCP handshake, "
-              "which a real network adds to every tool's every connection.", ""]
+              "which a real network adds to every tool's every connection; it connects to the server one "
+              "delay later, when a link's server would accept, so that the backend's start-up is not "
+              "hidden behind the first message's delay.", ""]
     apply, noop = net["apply"], net["noop"]
     if res.times.get((lat(apply, rtt_ms), "schemagate")):
         lines += [f"| scenario | tool | RTT 0 ms | RTT {rtt_ms:g} ms | round trips | × floor at {rtt_ms:g} ms "
