@@ -507,17 +507,20 @@ fn a_writer_on_the_source_gives_75_and_never_hides_a_real_difference() {
 fn a_difference_that_settles_at_a_recheck_is_not_one() {
     let p = pair(TABLES);
     p.target.exec("UPDATE items SET note = 'late' WHERE id = 3");
-    // A replica catching up: the target gets the row back shortly after the first look.
-    let target = p.target.url();
-    let fixer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(400));
-        psql_query(&target, "UPDATE items SET note = 'note 3' WHERE id = 3").unwrap();
-    });
-    let out = compare(&p)
+    // A replica catching up: the target gets the row back right after the first look at
+    // its chunk (the trace line of that chunk), before the first re-check a second later.
+    let mut running = compare(&p)
         .env("SCHEMAGATE_COMPARE_RECHECKS", "3")
+        .env("SCHEMAGATE_LOG", "schemagate=trace")
         .args(["--format", "json"])
-        .run();
-    fixer.join().unwrap();
+        .spawn();
+    running.wait_for_stderr(
+        r#""message":"compare: chunk","table":"public.items""#,
+        Duration::from_secs(30),
+    );
+    p.target
+        .exec("UPDATE items SET note = 'note 3' WHERE id = 3");
+    let out = running.wait();
     assert_eq!(out.code, Some(0), "{out}");
     let items = json(&out)["tables"]
         .as_array()
