@@ -1,5 +1,6 @@
 //! `lint` (SPEC §8): the command that lints files or the pending scripts and prints a report, and the gate `migrate` passes before it takes the lock.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,31 +23,45 @@ use crate::pg::connect::connect_with_retry;
 use crate::pg::{catalog, exec, history};
 use crate::telemetry::Recorder;
 
-/// A script ready to be linted, owning its resolved text.
-struct Owned {
+/// A script ready to be linted, with its resolved text: borrowed from the script where no
+/// placeholder changed it, so that the gate over a thousand pending scripts does not copy
+/// them all.
+struct Owned<'a> {
     display: String,
     version: Option<Version>,
-    sql: String,
+    sql: Cow<'a, str>,
     statements: Vec<Statement>,
     transactional: bool,
     phase: directives::Phase,
     linted: bool,
 }
 
-impl Owned {
-    fn of(script: &Script, values: &Values, linted: bool) -> Result<Owned, String> {
+impl<'a> Owned<'a> {
+    fn of(script: &'a Script, values: &Values, linted: bool) -> Result<Owned<'a>, String> {
         Owned::resolved(script, placeholders::resolve(script, values)?, linted)
+    }
+
+    /// The same, owning its text, to outlive the script it was read from.
+    fn into_owned(self) -> Owned<'static> {
+        Owned {
+            sql: Cow::Owned(self.sql.into_owned()),
+            ..self
+        }
     }
 
     /// A script whose placeholders are already replaced, split and given its transaction
     /// mode by the executor's own rules.
-    fn resolved(script: &Script, resolved: Resolved<'_>, linted: bool) -> Result<Owned, String> {
+    fn resolved(
+        script: &'a Script,
+        resolved: Resolved<'a>,
+        linted: bool,
+    ) -> Result<Owned<'a>, String> {
         let ready = exec::prepare(script, resolved)?;
         Ok(Owned {
             display: script.display.clone(),
             version: script.name.version().cloned(),
             transactional: ready.no_transaction.is_none(),
-            sql: ready.sql.into_owned(),
+            sql: ready.sql,
             statements: ready.statements,
             phase: script.phase,
             linted,
@@ -55,7 +70,7 @@ impl Owned {
 
     /// A file with no migration name (`lint add_index.sql`): linted as a script that runs
     /// in a transaction unless a statement needs otherwise, as Flyway would run it.
-    fn plain(display: &str, text: String, values: &Values) -> Result<Owned, String> {
+    fn plain(display: &str, text: String, values: &Values) -> Result<Owned<'static>, String> {
         let phase = directives::read(&text)
             .map_err(|e| format!("{display}: {}", e.join("; ")))?
             .phase;
@@ -73,7 +88,7 @@ impl Owned {
         Ok(Owned {
             display: display.to_string(),
             version: None,
-            sql: text,
+            sql: Cow::Owned(text),
             statements,
             transactional,
             phase,
@@ -225,7 +240,7 @@ impl Run<'_> {
 
 /// Reads the files named on the command line, with their `.sql.conf`, into scripts; a file
 /// that has no migration name is linted as a plain script.
-fn read_files(files: &[String], values: &Values) -> Result<Vec<Owned>, Failure> {
+fn read_files(files: &[String], values: &Values) -> Result<Vec<Owned<'static>>, Failure> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for f in files {
@@ -271,7 +286,7 @@ fn read_files(files: &[String], values: &Values) -> Result<Vec<Owned>, Failure> 
         match discover(entries) {
             Ok(s) => match s.migrations.first().or(s.callbacks.first()) {
                 Some(script) => match Owned::of(script, values, true) {
-                    Ok(o) => out.push(o),
+                    Ok(o) => out.push(o.into_owned()),
                     Err(e) => problems.push(e),
                 },
                 None => problems.push(format!("{f}: an undo script; lint the script it undoes")),
@@ -349,7 +364,11 @@ pub async fn lint_command(
             if pending.as_ref().is_some_and(|p| !p.contains(&i)) {
                 continue;
             }
-            owned.push(Owned::of(s, &values, true).map_err(|e| invalid(vec![e]))?);
+            owned.push(
+                Owned::of(s, &values, true)
+                    .map_err(|e| invalid(vec![e]))?
+                    .into_owned(),
+            );
         }
     } else {
         let given = read_files(files, &values)?;
@@ -366,7 +385,7 @@ pub async fn lint_command(
                     let before = matches!(&s.name.kind, Kind::Versioned(v) if *v < first);
                     if before && !given.iter().any(|g| g.display == s.display) {
                         if let Ok(o) = Owned::of(s, &values, false) {
-                            owned.push(o);
+                            owned.push(o.into_owned());
                         }
                     }
                 }
