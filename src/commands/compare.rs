@@ -87,8 +87,8 @@ pub async fn compare_command(
     };
     let run = async {
         let (source, target) = tokio::try_join!(
-            open(settings, &settings.conn, "source"),
-            open(settings, &cs.conn, "target")
+            open(settings, stop, &settings.conn, "source"),
+            open(settings, stop, &cs.conn, "target")
         )?;
         let _registrations = (
             stop.register(source.session.canceller()),
@@ -124,6 +124,7 @@ pub async fn compare_command(
 /// its server, in the round trip that opens it.
 async fn open(
     settings: &Settings,
+    stop: &Stop,
     conn: &ConnSettings,
     role: &'static str,
 ) -> Result<Side, Failure> {
@@ -162,12 +163,11 @@ async fn open(
     let server = match session.early.take() {
         Some(Ok(messages)) => read::server(&messages),
         Some(Err(e)) => {
-            let f = db_failure(
+            return Err(db_failure(
                 &format!("pinning the session settings on the {role} ({url})"),
                 &e,
-                &Stop::new(),
-            );
-            return Err(f);
+                stop,
+            ));
         }
         None => None,
     }
@@ -663,6 +663,7 @@ impl<'a> Comparison<'a> {
         let mut result = Self::result(t);
         let chunk = self.cs.chunk_rows;
         let doing = format!("reading chunk bounds of {}", t.display());
+        let hashing = format!("hashing rows of {}", t.display());
         let mut from: Option<String> = None;
         let mut next = read::next_bound(self.src(), t, &Range::default(), chunk)
             .await
@@ -691,9 +692,8 @@ impl<'a> Comparison<'a> {
                 read::tally(self.tgt(), t, self.hash, &range),
                 after
             );
-            let doing = format!("hashing rows of {}", t.display());
-            let (s, tt) = self.pair(&doing, (s, tt))?;
-            let after = after.map_err(|e| self.source.failure(&doing, &e, self.stop))?;
+            let (s, tt) = self.pair(&hashing, (s, tt))?;
+            let after = after.map_err(|e| self.source.failure(&hashing, &e, self.stop))?;
             result.chunks += 1;
             self.rows_done(s.rows);
             tracing::trace!(table = %t.display(), from = ?range.from, to = ?range.to, rows = s.rows, "compare: chunk");
